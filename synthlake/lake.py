@@ -1,0 +1,231 @@
+"""The lake on disk: its layout, the raw tables' schemas, and safe Parquet IO.
+
+Layout under the root (``SYNTHLAKE_LAKE_ROOT``, default ``./lake``)::
+
+    raw/<table>/ingest_date=YYYY-MM-DD/part-<run_id>.parquet   what ingest writes
+    raw/<table>/_schema.parquet                                zero rows, the table's schema
+    warehouse.duckdb                                           dbt's DuckDB
+    cache/                                                     LLM cache, converted weights
+    exports/                                                   files for people and MongoDB
+    runs/<run_id>/                                             run summaries, training runs
+
+Raw tables are append-only: a new version of a row is a new row with a newer
+``ingested_at``; staging keeps the latest. Each table carries a zero-row ``_schema.parquet``
+so dbt's sources resolve (and keep their column types) before the first ingest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthlake.errors import CorruptRawFile, LakeError
+
+TS = pa.timestamp("us", tz="UTC")
+
+RAW_NEWS_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("url", pa.string()),
+        ("outlet", pa.string()),
+        ("title", pa.string()),
+        ("subtitle", pa.string()),
+        ("author", pa.string()),
+        ("published_at", TS),
+        ("published_at_text", pa.string()),
+        ("published_at_source", pa.string()),
+        ("tags", pa.list_(pa.string())),
+        ("content", pa.string()),
+        ("source", pa.string()),
+        ("content_hash", pa.string()),
+        ("ingested_at", TS),
+        ("ingest_date", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+TURN = pa.struct([("from", pa.string()), ("value", pa.string())])
+
+RAW_HF_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("source_dataset", pa.string()),
+        ("source_revision", pa.string()),
+        ("source_file", pa.string()),
+        ("row_index", pa.int64()),
+        ("shape", pa.string()),  # 'sharegpt' (SlimOrca) or 'alpaca' (OpenHermes)
+        ("conversations", pa.list_(TURN)),
+        ("instruction", pa.string()),
+        ("input", pa.string()),
+        ("output", pa.string()),
+        ("language", pa.string()),
+        ("content_hash", pa.string()),
+        ("ingested_at", TS),
+        ("ingest_date", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RAW_REJECTS_SCHEMA = pa.schema(
+    [
+        ("domain", pa.string()),
+        ("source", pa.string()),  # file path or URL the row came from
+        ("locator", pa.string()),  # line / row index / URL inside the source
+        ("reason", pa.string()),  # short machine-readable code, e.g. 'empty_content'
+        ("detail", pa.string()),  # what a person needs to fix it
+        ("raw", pa.string()),  # the rejected record as JSON, truncated
+        ("ingested_at", TS),
+        ("ingest_date", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+RAW_TABLES: dict[str, pa.Schema] = {
+    "news": RAW_NEWS_SCHEMA,
+    "hf": RAW_HF_SCHEMA,
+    "rejects": RAW_REJECTS_SCHEMA,
+}
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def content_hash(*parts: str | None) -> str:
+    """SHA-256 over the parts, separated so that ("ab", "c") != ("a", "bc")."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update((part or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()
+
+
+def short_id(*parts: str | None, length: int = 16) -> str:
+    return content_hash(*parts)[:length]
+
+
+@dataclass(frozen=True, slots=True)
+class Lake:
+    root: Path
+
+    @classmethod
+    def from_settings(cls, settings) -> Lake:  # noqa: ANN001 - avoid an import cycle
+        return cls(settings.lake_path)
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    def table_dir(self, table: str) -> Path:
+        if table not in RAW_TABLES:
+            raise LakeError(f"unknown raw table {table!r}; known: {', '.join(RAW_TABLES)}")
+        return self.raw / table
+
+    def ensure(self) -> Lake:
+        """Create the layout and each raw table's schema file; safe to call every run."""
+        try:
+            for path in (self.raw, self.cache, self.exports, self.runs):
+                path.mkdir(parents=True, exist_ok=True)
+            for table, schema in RAW_TABLES.items():
+                directory = self.table_dir(table)
+                directory.mkdir(exist_ok=True)
+                schema_file = directory / "_schema.parquet"
+                if not schema_file.exists():
+                    _atomic_write(schema.empty_table(), schema_file)
+        except OSError as exc:
+            raise LakeError(f"cannot create the lake at {self.root}: {exc}") from exc
+        return self
+
+    def require(self) -> Lake:
+        """Fail with a clear message when the lake has not been created yet."""
+        if not self.raw.is_dir():
+            raise LakeError(
+                f"no lake at {self.root} (missing {self.raw}). Run `synthlake ingest ...` or "
+                "`synthlake run` first, or point SYNTHLAKE_LAKE_ROOT at an existing lake."
+            )
+        return self
+
+    # --- raw IO ------------------------------------------------------------------------
+    def raw_files(self, table: str) -> list[Path]:
+        directory = self.table_dir(table)
+        return sorted(directory.rglob("*.parquet")) if directory.is_dir() else []
+
+    def write_raw(self, table: str, rows: pa.Table, run_id: str) -> Path | None:
+        """Append ``rows`` as one new Parquet file of ``table``; returns its path."""
+        if rows.num_rows == 0:
+            return None
+        schema = RAW_TABLES[table]
+        rows = rows.select(schema.names).cast(schema)
+        dates = set(rows.column("ingest_date").to_pylist())
+        if len(dates) != 1:
+            raise LakeError(f"one write must hold one ingest_date, got {sorted(dates)}")
+        partition = self.table_dir(table) / f"ingest_date={dates.pop()}"
+        partition.mkdir(parents=True, exist_ok=True)
+        path = partition / f"part-{run_id}.parquet"
+        n = 1
+        while path.exists():
+            n += 1
+            path = partition / f"part-{run_id}-{n}.parquet"
+        _atomic_write(rows, path)
+        return path
+
+    def read_raw(self, table: str, columns: Iterable[str] | None = None) -> pa.Table:
+        """All rows of a raw table; a corrupt file raises ``CorruptRawFile`` naming it."""
+        schema = RAW_TABLES[table]
+        wanted = list(columns) if columns is not None else schema.names
+        parts = [schema.empty_table().select(wanted)]
+        for path in self.raw_files(table):
+            try:
+                part = pq.read_table(path, columns=wanted)
+            except (pa.ArrowException, OSError) as exc:
+                raise CorruptRawFile(path, str(exc)) from exc
+            parts.append(part.cast(schema.empty_table().select(wanted).schema))
+        return pa.concat_tables(parts)
+
+    def check_raw(self) -> int:
+        """Open every raw file's footer; raise ``CorruptRawFile`` on the first bad one."""
+        count = 0
+        for table in RAW_TABLES:
+            for path in self.raw_files(table):
+                try:
+                    pq.read_metadata(path)
+                except (pa.ArrowException, OSError) as exc:
+                    raise CorruptRawFile(path, str(exc)) from exc
+                count += 1
+        return count
+
+
+def _atomic_write(table: pa.Table, path: Path) -> None:
+    """Write to a temp name then rename, so a killed run never leaves half a Parquet file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
