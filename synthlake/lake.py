@@ -76,6 +76,7 @@ RAW_HF_SCHEMA = pa.schema(
 
 RAW_REJECTS_SCHEMA = pa.schema(
     [
+        ("reject_id", pa.string()),  # hash of domain/source/locator/reason/raw: idempotent
         ("domain", pa.string()),
         ("source", pa.string()),  # file path or URL the row came from
         ("locator", pa.string()),  # line / row index / URL inside the source

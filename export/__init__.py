@@ -1,0 +1,1 @@
+"""Export: curated marts to files (and, later, MongoDB and the training dataset)."""

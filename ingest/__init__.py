@@ -1,0 +1,1 @@
+"""Acquisition: turn files, Hugging Face datasets and news pages into raw lake rows."""

@@ -1,0 +1,107 @@
+"""Running dbt in-process, with synthlake's settings handed to the dbt project.
+
+dbt reads the lake root and thread count from environment variables (see profiles.yml and
+the sources' ``external_location``), so they are exported here as absolute values before
+each invocation. Inside a Prefect flow, prefect-dbt's runner turns every dbt node into a
+Prefect task (visible progress); outside one, dbt's own ``dbtRunner`` is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from synthlake.errors import DbtError
+from synthlake.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def dbt_environment(settings: Settings) -> Iterator[None]:
+    """Export the settings dbt needs, restoring the previous environment afterwards."""
+    wanted = {
+        "SYNTHLAKE_LAKE_ROOT": str(settings.lake_path),
+        "SYNTHLAKE_DBT_THREADS": str(settings.dbt_threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    previous = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _common_args(settings: Settings) -> list[str]:
+    project = str(settings.project_dir)
+    return ["--project-dir", project, "--profiles-dir", project]
+
+
+def run_dbt(args: list[str], settings: Settings, *, in_prefect: bool = False) -> Any:
+    """Run a dbt command; raise ``DbtError`` with dbt's messages when it fails."""
+    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    with dbt_environment(settings):
+        try:
+            result = _invoke(args, settings, in_prefect=in_prefect)
+        finally:
+            release_warehouse()
+    if not result.success:
+        raise DbtError(_failure_message(args, result))
+    return result
+
+
+def release_warehouse() -> None:
+    """Close the DuckDB handle dbt-duckdb keeps open for the life of the process.
+
+    dbt-duckdb caches one environment per process (``DuckDBConnectionManager._ENV``) and
+    only drops it at exit; while it is open, the same process cannot open the warehouse
+    read-only (export, summary) and other processes cannot open it at all. There is no
+    public API for this, hence the private attribute.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None and hasattr(env, "close"):
+        env.close()
+
+
+def _invoke(args: list[str], settings: Settings, *, in_prefect: bool) -> Any:
+    if in_prefect:
+        from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
+
+        runner = PrefectDbtRunner(
+            settings=PrefectDbtSettings(
+                project_dir=settings.project_dir, profiles_dir=settings.project_dir
+            ),
+            raise_on_failure=False,
+        )
+        return runner.invoke(args)
+    from dbt.cli.main import dbtRunner
+
+    return dbtRunner().invoke([*args, *_common_args(settings)])
+
+
+def _failure_message(args: list[str], result: Any) -> str:
+    lines = [f"dbt {' '.join(args)} failed:"]
+    results = getattr(getattr(result, "result", None), "results", None) or []
+    for node_result in results:
+        status = str(getattr(node_result, "status", "")).lower()
+        if status in {"error", "fail", "runtime error"}:
+            node = getattr(node_result, "node", None)
+            name = getattr(node, "unique_id", "?")
+            lines.append(f"  {name}: {status}: {(node_result.message or '').strip()}")
+    if len(lines) == 1 and result.exception is not None:
+        lines.append(f"  {result.exception}")
+    return "\n".join(lines)

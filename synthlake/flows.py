@@ -1,0 +1,99 @@
+"""Prefect flows that compose the rooms: ``refresh`` = ingest -> dbt build -> export.
+
+Flows only wire tasks; the logic lives in ``ingest/``, the dbt project and ``export/``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from export.files import export_files
+from ingest.sample import ingest_folder
+from synthlake.dbt import run_dbt
+from synthlake.lake import Lake, new_run_id
+from synthlake.settings import Settings, load_settings
+from synthlake.summary import RunSummary, render, warehouse_counts
+
+
+@task(name="ingest_inputs", cache_policy=NO_CACHE)
+def ingest_inputs(folder: Path, lake: Lake, settings: Settings, run_id: str) -> dict[str, Any]:
+    logger = get_run_logger()
+    results = ingest_folder(folder, lake, settings, run_id=run_id)
+    out: dict[str, dict[str, Any]] = {}
+    for domain, files in results.items():
+        for name, stats in files.items():
+            info = stats.as_dict()
+            logger.info("ingest %s %s: %s", domain, name, {k: v for k, v in info.items()
+                                                          if k != "files"})
+            out.setdefault(domain, {})[name] = info
+    return out
+
+
+@task(name="check_lake", cache_policy=NO_CACHE)
+def check_lake(lake: Lake) -> int:
+    """Open every raw file before dbt reads them, so a corrupt one is named clearly."""
+    count = lake.check_raw()
+    get_run_logger().info("lake: %d raw files readable", count)
+    return count
+
+
+@task(name="build_warehouse", cache_policy=NO_CACHE)
+def build_warehouse(settings: Settings) -> None:
+    run_dbt(["build"], settings, in_prefect=True)
+
+
+@task(name="export_outputs", cache_policy=NO_CACHE)
+def export_outputs(lake: Lake) -> dict[str, str]:
+    written = export_files(lake)
+    get_run_logger().info("exported %d files to %s", len(written), lake.exports)
+    return {name: str(path) for name, path in written.items()}
+
+
+@flow(name="refresh")
+def refresh(
+    inputs: str | None = None,
+    export: bool = True,
+    lake_root: str | None = None,
+) -> dict[str, Any]:
+    """Ingest the input folder (default: the bundled sample), build the warehouse, export.
+
+    Returns the run summary (also saved under ``lake/runs/<run_id>/summary.json``).
+    """
+    settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
+    lake = Lake.from_settings(settings).ensure()
+    run_id = new_run_id()
+    summary = RunSummary(
+        run_id=run_id, lake_root=str(lake.root), started_at=datetime.now(UTC).isoformat()
+    )
+    folder = Path(inputs) if inputs else settings.sample_dir
+
+    t0 = time.perf_counter()
+    summary.ingest = ingest_inputs(folder, lake, settings, run_id)
+    summary.seconds["ingest"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    check_lake(lake)
+    build_warehouse(settings)
+    summary.seconds["dbt build"] = time.perf_counter() - t0
+
+    if export:
+        t0 = time.perf_counter()
+        summary.outputs.update(export_outputs(lake))
+        summary.seconds["export"] = time.perf_counter() - t0
+
+    summary.tables, summary.dropped = warehouse_counts(lake)
+    summary.outputs["warehouse"] = str(lake.warehouse)
+    for domain in ("news", "hf"):
+        staged = {"news": "stg_news__articles", "hf": "stg_hf__instructions"}[domain]
+        if summary.tables.get(staged, 0) == 0:
+            summary.warnings.append(f"no {domain} rows in {staged}: check the inputs")
+    summary.finished_at = datetime.now(UTC).isoformat()
+    summary.save(lake)
+    render(summary)
+    return summary.as_dict()
