@@ -74,8 +74,11 @@ def _jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:
                 yield locator, InvalidRecord("invalid_json", f"{path}:{number}: {exc}", line)
                 continue
             if not isinstance(record, dict):
-                yield locator, InvalidRecord(
-                    "not_an_object", f"{path}:{number}: a JSON {type(record).__name__}", line
+                yield (
+                    locator,
+                    InvalidRecord(
+                        "not_an_object", f"{path}:{number}: a JSON {type(record).__name__}", line
+                    ),
                 )
                 continue
             yield locator, record

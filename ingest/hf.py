@@ -59,8 +59,14 @@ def normalize_hf_record(
     locator = f"row {row_index + 1}"
 
     def reject(reason: str, detail: str) -> Reject:
-        return Reject("hf", source_file, locator, reason, f"{source.dataset} {locator}: {detail}",
-                      dict(record))
+        return Reject(
+            "hf",
+            source_file,
+            locator,
+            reason,
+            f"{source.dataset} {locator}: {detail}",
+            dict(record),
+        )
 
     base = {
         "source_dataset": source.dataset,
@@ -143,8 +149,9 @@ def store_hf_rows(lake: Lake, items: Iterable[dict[str, Any] | Reject], *, run_i
         else:
             known.add(item["record_id"])
             stats.new += 1
-            rows.append(item | {"ingested_at": now, "ingest_date": now.date().isoformat(),
-                                "run_id": run_id})
+            rows.append(
+                item | {"ingested_at": now, "ingest_date": now.date().isoformat(), "run_id": run_id}
+            )
     path = lake.write_raw("hf", pa.Table.from_pylist(rows, schema=RAW_HF_SCHEMA), run_id)
     if path is not None:
         stats.files.append(str(path))

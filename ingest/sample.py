@@ -36,8 +36,9 @@ def ingest_folder(
     results: dict[str, dict[str, StoreStats | HFStats]] = {"hf": {}, "news": {}}
     for entry in manifest.get("hf", []):
         try:
-            source = HFSource(entry["dataset"], str(entry.get("revision", "local")),
-                              entry.get("language", "en"))
+            source = HFSource(
+                entry["dataset"], str(entry.get("revision", "local")), entry.get("language", "en")
+            )
         except KeyError as exc:
             raise InputFileError(f"{folder}/manifest.toml: an [[hf]] entry lacks {exc}") from exc
         for name in entry.get("files", []):

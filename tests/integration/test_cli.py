@@ -54,21 +54,40 @@ def test_unknown_setting_value_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
 
 def test_ingest_news_then_sql(tmp_path: Path) -> None:
     crawl = tmp_path / "crawl.jsonl"
-    crawl.write_text(json.dumps({"url": "https://www.open.online/2024/01/01/x/", "title": "X",
-                                 "date": "1 Gennaio 2024", "content": "Testo."}) + "\n")
+    crawl.write_text(
+        json.dumps(
+            {
+                "url": "https://www.open.online/2024/01/01/x/",
+                "title": "X",
+                "date": "1 Gennaio 2024",
+                "content": "Testo.",
+            }
+        )
+        + "\n"
+    )
     lake = str(tmp_path / "lake")
     result = runner.invoke(app, ["ingest", "news", "--from", str(crawl), "--lake", lake])
     assert result.exit_code == 0, result.output
     assert "1 read, 1 new" in result.output
     assert runner.invoke(app, ["build", "--lake", lake]).exit_code == 0
-    result = runner.invoke(app, ["sql", "select outlet, title from stg_news__articles",
-                                 "--lake", lake])
+    result = runner.invoke(
+        app, ["sql", "select outlet, title from stg_news__articles", "--lake", lake]
+    )
     assert result.exit_code == 0, result.output
     assert "open" in result.output and "X" in result.output
 
 
 def test_ingest_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["ingest", "news", "--from", str(tmp_path / "nope.jsonl"),
-                                 "--lake", str(tmp_path / "lake")])
+    result = runner.invoke(
+        app,
+        [
+            "ingest",
+            "news",
+            "--from",
+            str(tmp_path / "nope.jsonl"),
+            "--lake",
+            str(tmp_path / "lake"),
+        ],
+    )
     assert result.exit_code == 1
     assert "input file not found" in result.output and "nope.jsonl" in result.output

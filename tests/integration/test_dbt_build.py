@@ -25,22 +25,50 @@ def query(lake: Lake, sql: str) -> list[tuple]:
 @pytest.fixture
 def filled_lake(tmp_path: Path, lake: Lake, settings: Settings) -> Lake:
     slim = tmp_path / "slim.jsonl"
-    slim.write_text("\n".join(json.dumps(r) for r in [
-        {"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello"}]},
-        {"conversations": [
-            {"from": "system", "value": "Be kind."}, {"from": "human", "value": "Q1"},
-            {"from": "gpt", "value": "A1"}, {"from": "human", "value": "Q2"},
-            {"from": "gpt", "value": "A2"}]},
-        # roles out of the usual order: mapping must follow `from`, not position
-        {"conversations": [
-            {"from": "human", "value": "Q"}, {"from": "system", "value": "S"},
-            {"from": "gpt", "value": "A"}]},
-    ]))
+    slim.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {
+                    "conversations": [
+                        {"from": "human", "value": "Hi?"},
+                        {"from": "gpt", "value": "Hello"},
+                    ]
+                },
+                {
+                    "conversations": [
+                        {"from": "system", "value": "Be kind."},
+                        {"from": "human", "value": "Q1"},
+                        {"from": "gpt", "value": "A1"},
+                        {"from": "human", "value": "Q2"},
+                        {"from": "gpt", "value": "A2"},
+                    ]
+                },
+                # roles out of the usual order: mapping must follow `from`, not position
+                {
+                    "conversations": [
+                        {"from": "human", "value": "Q"},
+                        {"from": "system", "value": "S"},
+                        {"from": "gpt", "value": "A"},
+                    ]
+                },
+            ]
+        )
+    )
     hermes = tmp_path / "hermes.json"
     hermes.write_text(json.dumps([{"instruction": "Sum", "input": "2, 3", "output": "5"}]))
     news = tmp_path / "news.jsonl"
-    news.write_text(json.dumps({"url": "https://www.ansa.it/a.html", "title": "T",
-                                "date": "06 gennaio 2024, 18:54", "content": "A.\n\nB."}) + "\n")
+    news.write_text(
+        json.dumps(
+            {
+                "url": "https://www.ansa.it/a.html",
+                "title": "T",
+                "date": "06 gennaio 2024, 18:54",
+                "content": "A.\n\nB.",
+            }
+        )
+        + "\n"
+    )
     import_hf_file(slim, lake, HFSource("Open-Orca/SlimOrca", "r"), run_id="r1")
     import_hf_file(hermes, lake, HFSource("teknium/openhermes", "r"), run_id="r1")
     import_news_file(news, lake, settings, run_id="r1")
@@ -49,20 +77,33 @@ def filled_lake(tmp_path: Path, lake: Lake, settings: Settings) -> Lake:
 
 def test_build_maps_roles_and_keeps_input(filled_lake: Lake, settings: Settings) -> None:
     run_dbt(["build"], settings)
-    rows = query(filled_lake, """
+    rows = query(
+        filled_lake,
+        """
         select source_dataset, system, instruction, input, output, n_exchanges,
                [t.role for t in turns]
-        from stg_hf__instructions order by source_dataset, row_index""")
+        from stg_hf__instructions order by source_dataset, row_index""",
+    )
     assert rows == [
         ("Open-Orca/SlimOrca", None, "Hi?", None, "Hello", 1, ["user", "assistant"]),
-        ("Open-Orca/SlimOrca", "Be kind.", None, None, None, 2,
-         ["system", "user", "assistant", "user", "assistant"]),
+        (
+            "Open-Orca/SlimOrca",
+            "Be kind.",
+            None,
+            None,
+            None,
+            2,
+            ["system", "user", "assistant", "user", "assistant"],
+        ),
         ("Open-Orca/SlimOrca", "S", "Q", None, "A", 1, ["user", "system", "assistant"]),
         ("teknium/openhermes", None, "Sum", "2, 3", "5", 1, ["user", "assistant"]),
     ]
-    news = query(filled_lake, """
+    news = query(
+        filled_lake,
+        """
         select outlet, n_paragraphs, published_at = timestamptz '2024-01-06 18:54:00+01'
-        from stg_news__articles""")
+        from stg_news__articles""",
+    )
     assert news == [("ansa", 2, True)]
 
 
@@ -70,20 +111,24 @@ def test_staging_keeps_the_latest_version(
     tmp_path: Path, filled_lake: Lake, settings: Settings
 ) -> None:
     update = tmp_path / "update.jsonl"
-    update.write_text(json.dumps({"url": "https://www.ansa.it/a.html", "title": "T2",
-                                  "content": "Nuovo."}) + "\n")
+    update.write_text(
+        json.dumps({"url": "https://www.ansa.it/a.html", "title": "T2", "content": "Nuovo."}) + "\n"
+    )
     import_news_file(update, filled_lake, settings, run_id="r2")
     run_dbt(["build"], settings)
-    assert query(filled_lake, "select title, content from stg_news__articles") == [
-        ("T2", "Nuovo.")
-    ]
+    assert query(filled_lake, "select title, content from stg_news__articles") == [("T2", "Nuovo.")]
 
 
 def test_a_failing_dbt_test_fails_with_dbts_message(filled_lake: Lake, settings: Settings) -> None:
     # A row that skipped normalization (no title) must be caught by the not_null test.
     row = {name: None for name in RAW_NEWS_SCHEMA.names} | {
-        "article_id": "deadbeef", "url": "https://x.it/b", "outlet": "x", "content": "c",
-        "content_hash": "h", "published_at_source": "missing", "ingest_date": "2024-01-01",
+        "article_id": "deadbeef",
+        "url": "https://x.it/b",
+        "outlet": "x",
+        "content": "c",
+        "content_hash": "h",
+        "published_at_source": "missing",
+        "ingest_date": "2024-01-01",
         "run_id": "bad",
     }
     filled_lake.write_raw("news", pa.Table.from_pylist([row], schema=RAW_NEWS_SCHEMA), "bad")

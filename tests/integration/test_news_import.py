@@ -16,13 +16,27 @@ from synthlake.lake import Lake
 from synthlake.settings import Settings
 
 ARTICLES = [
-    {"url": "https://www.ansa.it/sito/notizie/2024/01/06/a_1.html", "outlet": "ansa",
-     "title": "Neve sulle Alpi", "date": "06 gennaio 2024, 18:54", "tags": ["Meteo"],
-     "content": "ROMA, 06 GEN - Nevica.\n\nStrade chiuse."},
-    {"url": "https://www.open.online/2024/01/07/b/", "title": "Treni in ritardo",
-     "date": "7 Gennaio 2024", "tags": "Trasporti, Sciopero", "content": "Uno.\nDue."},
-    {"url": "https://www.ilpost.it/2024/01/08/c/", "title": "Un museo nuovo",
-     "date": "2024-01-08T10:00:00+01:00", "content": "Apre oggi."},
+    {
+        "url": "https://www.ansa.it/sito/notizie/2024/01/06/a_1.html",
+        "outlet": "ansa",
+        "title": "Neve sulle Alpi",
+        "date": "06 gennaio 2024, 18:54",
+        "tags": ["Meteo"],
+        "content": "ROMA, 06 GEN - Nevica.\n\nStrade chiuse.",
+    },
+    {
+        "url": "https://www.open.online/2024/01/07/b/",
+        "title": "Treni in ritardo",
+        "date": "7 Gennaio 2024",
+        "tags": "Trasporti, Sciopero",
+        "content": "Uno.\nDue.",
+    },
+    {
+        "url": "https://www.ilpost.it/2024/01/08/c/",
+        "title": "Un museo nuovo",
+        "date": "2024-01-08T10:00:00+01:00",
+        "content": "Apre oggi.",
+    },
 ]
 
 
@@ -31,8 +45,9 @@ def write(path: Path, records: list[dict]) -> Path:
         path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n")
     elif path.suffix == ".csv":
         with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["url", "outlet", "title", "date", "tags",
-                                                        "content"])
+            writer = csv.DictWriter(
+                handle, fieldnames=["url", "outlet", "title", "date", "tags", "content"]
+            )
             writer.writeheader()
             for r in records:
                 row = dict(r)
@@ -40,10 +55,15 @@ def write(path: Path, records: list[dict]) -> Path:
                     row["tags"] = ", ".join(row["tags"])
                 writer.writerow(row)
     else:
-        pq.write_table(pa.Table.from_pylist([
-            r | {"tags": r.get("tags") if isinstance(r.get("tags"), list) else None}
-            for r in records
-        ]), path)
+        pq.write_table(
+            pa.Table.from_pylist(
+                [
+                    r | {"tags": r.get("tags") if isinstance(r.get("tags"), list) else None}
+                    for r in records
+                ]
+            ),
+            path,
+        )
     return path
 
 
@@ -84,14 +104,24 @@ def test_bad_rows_are_rejected_and_the_rest_stored(
     tmp_path: Path, lake: Lake, settings: Settings
 ) -> None:
     path = tmp_path / "messy.jsonl"
-    lines = [json.dumps(ARTICLES[0]), "{not json", json.dumps(ARTICLES[0]),
-             json.dumps({"url": "https://www.open.online/x/", "title": "Vuoto", "body": []}),
-             json.dumps(["a", "list"]), json.dumps(ARTICLES[1])]
+    lines = [
+        json.dumps(ARTICLES[0]),
+        "{not json",
+        json.dumps(ARTICLES[0]),
+        json.dumps({"url": "https://www.open.online/x/", "title": "Vuoto", "body": []}),
+        json.dumps(["a", "list"]),
+        json.dumps(ARTICLES[1]),
+    ]
     path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"title": "\xff\xfe"}\n')
     stats = import_news_file(path, lake, settings, run_id="r1")
     assert stats.new == 2
-    assert stats.rejected == {"invalid_json": 1, "duplicate_url": 1, "empty_content": 1,
-                              "not_an_object": 1, "invalid_utf8": 1}
+    assert stats.rejected == {
+        "invalid_json": 1,
+        "duplicate_url": 1,
+        "empty_content": 1,
+        "not_an_object": 1,
+        "invalid_utf8": 1,
+    }
     rejects = {r["reason"]: r for r in lake.read_raw("rejects").to_pylist()}
     assert rejects["invalid_json"]["locator"] == "line 2"
     assert rejects["duplicate_url"]["locator"] == "line 3"
@@ -106,7 +136,7 @@ def test_bad_rows_are_rejected_and_the_rest_stored(
         ("missing.jsonl", None, "input file not found"),
         ("notes.txt", "hello", "unsupported file type '.txt'"),
         ("broken.parquet", b"PAR1garbage", "not a readable Parquet file"),
-        ("broken.json", "[{\"url\": ", "not a valid JSON array"),
+        ("broken.json", '[{"url": ', "not a valid JSON array"),
     ],
 )
 def test_unreadable_files_raise_a_clear_error(

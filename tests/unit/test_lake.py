@@ -37,8 +37,13 @@ def test_corrupt_parquet_is_named(lake: Lake) -> None:
 def test_write_raw_appends_partitioned_files(lake: Lake) -> None:
     schema = RAW_TABLES["rejects"]
     row = {name: None for name in schema.names} | {
-        "reject_id": "a", "domain": "news", "source": "s", "locator": "l", "reason": "r",
-        "ingest_date": "2024-01-02", "run_id": "run1",
+        "reject_id": "a",
+        "domain": "news",
+        "source": "s",
+        "locator": "l",
+        "reason": "r",
+        "ingest_date": "2024-01-02",
+        "run_id": "run1",
     }
     first = lake.write_raw("rejects", pa.Table.from_pylist([row], schema=schema), "run1")
     second = lake.write_raw("rejects", pa.Table.from_pylist([row], schema=schema), "run1")

@@ -24,7 +24,8 @@ def test_sharegpt_row_is_kept_in_its_shape() -> None:
     row = norm({"conversations": [turn("system", "S"), turn("human", "Q"), turn("gpt", "A")]})
     assert row["shape"] == "sharegpt"
     assert row["conversations"] == [
-        {"from": "system", "value": "S"}, {"from": "human", "value": "Q"},
+        {"from": "system", "value": "S"},
+        {"from": "human", "value": "Q"},
         {"from": "gpt", "value": "A"},
     ]
     assert row["source_dataset"] == "Open-Orca/SlimOrca" and row["source_revision"] == "abc123"
@@ -34,7 +35,10 @@ def test_sharegpt_row_is_kept_in_its_shape() -> None:
 def test_alpaca_row_keeps_its_input() -> None:
     row = norm({"instruction": "Summarize", "input": "A long text.", "output": "Short."})
     assert (row["shape"], row["instruction"], row["input"], row["output"]) == (
-        "alpaca", "Summarize", "A long text.", "Short."
+        "alpaca",
+        "Summarize",
+        "A long text.",
+        "Short.",
     )
 
 

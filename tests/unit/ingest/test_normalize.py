@@ -85,10 +85,11 @@ def test_paragraphs_are_clean_and_kept_apart(body: object, expected: list[str]) 
         ({"title": "T", "content": "x"}, "missing_url"),
         ({"url": "ftp://x/y", "title": "T", "content": "x"}, "invalid_url"),
         ({"url": "https://www.ilpost.it/2024/01/01/a/", "content": "x"}, "missing_title"),
-        ({"url": "https://www.ilpost.it/2024/01/01/a/", "title": "T", "body": []},
-         "empty_content"),
-        ({"url": "https://www.ilpost.it/2024/01/01/a/", "title": "T", "content": "  \n "},
-         "empty_content"),
+        ({"url": "https://www.ilpost.it/2024/01/01/a/", "title": "T", "body": []}, "empty_content"),
+        (
+            {"url": "https://www.ilpost.it/2024/01/01/a/", "title": "T", "content": "  \n "},
+            "empty_content",
+        ),
     ],
 )
 def test_unusable_records_are_rejected_with_a_reason(record: dict, reason: str) -> None:
