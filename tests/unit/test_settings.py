@@ -104,3 +104,15 @@ def test_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_llm_spec_parse(text: str, expected: LLMSpec) -> None:
     assert LLMSpec.parse(text) == expected
     assert str(LLMSpec.parse(text)) == text
+
+
+def test_readme_documents_every_setting() -> None:
+    from synthlake.settings import PROJECT_DIR, Settings
+
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"SYNTHLAKE_{name.upper()}"
+        for name in Settings.model_fields
+        if f"SYNTHLAKE_{name.upper()}" not in readme
+    ]
+    assert missing == []
