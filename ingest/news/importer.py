@@ -9,6 +9,7 @@ from ingest.files import InvalidRecord, iter_records
 from ingest.news.normalize import Article, normalize_article
 from ingest.news.store import StoreStats, store_articles
 from synthlake.lake import Lake
+from synthlake.progress import progress
 from synthlake.rejects import Reject
 from synthlake.settings import Settings
 
@@ -24,4 +25,5 @@ def read_news_file(path: Path, settings: Settings) -> Iterator[Article | Reject]
 
 def import_news_file(path: Path, lake: Lake, settings: Settings, *, run_id: str) -> StoreStats:
     """Normalize every record of ``path`` and store the new/changed articles in the lake."""
-    return store_articles(lake.ensure(), read_news_file(Path(path), settings), run_id=run_id)
+    records = progress(read_news_file(Path(path), settings), f"import {Path(path).name}")
+    return store_articles(lake.ensure(), records, run_id=run_id)
