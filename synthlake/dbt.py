@@ -12,6 +12,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from synthlake.errors import DbtError
@@ -27,6 +28,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
         "SYNTHLAKE_LAKE_ROOT": str(settings.lake_path),
         "SYNTHLAKE_DBT_THREADS": str(settings.dbt_threads),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # dbt's logs beside its artifacts, in the lake, not in the repo.
+        "DBT_LOG_PATH": str(dbt_artifacts_dir(settings) / "logs"),
     }
     previous = {key: os.environ.get(key) for key in wanted}
     os.environ.update(wanted)
@@ -40,9 +43,15 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def dbt_artifacts_dir(settings: Settings) -> Path:
+    """dbt's target/ and logs/ live in the lake: two lakes built at once never share them."""
+    return settings.lake_path / "dbt"
+
+
 def _common_args(settings: Settings) -> list[str]:
     project = str(settings.project_dir)
-    return ["--project-dir", project, "--profiles-dir", project]
+    target = str(dbt_artifacts_dir(settings) / "target")
+    return ["--project-dir", project, "--profiles-dir", project, "--target-path", target]
 
 
 def run_dbt(args: list[str], settings: Settings, *, in_prefect: bool = False) -> Any:
@@ -83,7 +92,9 @@ def _invoke(args: list[str], settings: Settings, *, in_prefect: bool) -> Any:
 
         runner = PrefectDbtRunner(
             settings=PrefectDbtSettings(
-                project_dir=settings.project_dir, profiles_dir=settings.project_dir
+                project_dir=settings.project_dir,
+                profiles_dir=settings.project_dir,
+                target_path=dbt_artifacts_dir(settings) / "target",
             ),
             raise_on_failure=False,
         )
