@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -61,6 +62,10 @@ def main(
     )
     # Prefect's client logs every API request at INFO; that drowns the run's own lines.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # The temporary Prefect server gets 30 s to start by default; a loaded 2-core machine
+    # can need more. Its analytics would try the network, which may not be there.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 @app.command()
@@ -70,15 +75,25 @@ def run(
         Path | None,
         typer.Option(help="Input folder with a manifest.toml (default: the bundled sample)."),
     ] = None,
+    news: Annotated[
+        str,
+        typer.Option(
+            help="Crawl 'sample-site' (the saved pages on 127.0.0.1), 'live' (the real "
+            "outlets) or 'none'."
+        ),
+    ] = "sample-site",
     export: Annotated[bool, typer.Option(help="Write lake/exports/ after the build.")] = True,
     lake: LakeOption = None,
 ) -> None:
-    """Run the whole pipeline (the Prefect flow `refresh`): ingest, dbt build, export."""
+    """Run the whole pipeline (the Prefect flow `refresh`): crawl + ingest, dbt build, export."""
+    if news not in ("sample-site", "live", "none"):
+        raise typer.BadParameter("--news must be sample-site, live or none")
     settings = _settings(lake)
     from synthlake.flows import refresh
 
     refresh(
         inputs=str(inputs) if inputs else None,
+        news=news,
         export=export,
         lake_root=str(settings.lake_path),
     )

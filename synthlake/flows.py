@@ -6,14 +6,17 @@ Flows only wire tasks; the logic lives in ``ingest/``, the dbt project and ``exp
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from export.files import export_files
+from ingest.news.crawl import crawl_news
+from ingest.news.sample_site import serve_sample_site
 from ingest.sample import ingest_folder
 from synthlake.dbt import run_dbt
 from synthlake.lake import Lake, new_run_id
@@ -34,6 +37,26 @@ def ingest_inputs(folder: Path, lake: Lake, settings: Settings, run_id: str) -> 
             )
             out.setdefault(domain, {})[name] = info
     return out
+
+
+@task(name="crawl_news_sites", cache_policy=NO_CACHE)
+def crawl_news_sites(
+    settings: Settings, lake: Lake, run_id: str, source: Literal["sample-site", "live"]
+) -> dict[str, Any]:
+    """Crawl the outlets: the saved sample site served on 127.0.0.1, or the real sites.
+
+    Either way the scrapers, the polite client and the stored URLs are the real ones; only
+    the transport maps the outlets' hosts to the local server for the sample.
+    """
+    logger = get_run_logger()
+    site = settings.sample_dir / "site"
+    with serve_sample_site(site) if source == "sample-site" else nullcontext(None) as host_map:
+        stats = crawl_news(settings, lake, run_id=run_id, host_map=host_map)
+    for warning in stats.warnings:
+        logger.warning("%s", warning)
+    info = stats.as_dict()
+    logger.info("crawl: %s", {k: v for k, v in info.items() if k not in ("files", "outlets")})
+    return info
 
 
 @task(name="check_lake", cache_policy=NO_CACHE)
@@ -59,12 +82,17 @@ def export_outputs(lake: Lake) -> dict[str, str]:
 @flow(name="refresh")
 def refresh(
     inputs: str | None = None,
+    news: Literal["sample-site", "live", "none"] = "sample-site",
     export: bool = True,
     lake_root: str | None = None,
 ) -> dict[str, Any]:
-    """Ingest the input folder (default: the bundled sample), build the warehouse, export.
+    """Crawl the news, ingest the input folder, build the warehouse, export.
 
-    Returns the run summary (also saved under ``lake/runs/<run_id>/summary.json``).
+    ``news``: crawl the bundled saved site served on 127.0.0.1 (default), the real outlets
+    (``live``), or nothing. ``inputs``: a folder with a manifest.toml (default: the bundled
+    sample); its files are imported after the crawl, so an article both crawled and listed
+    is stored once. Returns the run summary (also saved under
+    ``lake/runs/<run_id>/summary.json``).
     """
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).ensure()
@@ -75,7 +103,12 @@ def refresh(
     folder = Path(inputs) if inputs else settings.sample_dir
 
     t0 = time.perf_counter()
-    summary.ingest = ingest_inputs(folder, lake, settings, run_id)
+    if news != "none":
+        crawl = crawl_news_sites(settings, lake, run_id, news)
+        summary.ingest.setdefault("news", {})[f"crawl ({news})"] = crawl
+        summary.warnings.extend(crawl["warnings"])
+    for domain, files in ingest_inputs(folder, lake, settings, run_id).items():
+        summary.ingest.setdefault(domain, {}).update(files)
     summary.seconds["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -128,11 +128,210 @@ class Settings(BaseSettings):
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None
 
+    # --- news acquisition --------------------------------------------------------------
+    news_user_agent: str = Field(
+        "synthlake/0.1 (news dataset builder; +https://github.com/synthlake/synthlake)",
+        min_length=3,
+        description="User-Agent of the news crawler; its first word is the robots.txt token.",
+    )
+    news_requests_per_second_per_host: float = Field(1.0, gt=0, le=100)
+    news_concurrency: int = Field(4, ge=1, le=256, description="Requests in flight, all hosts.")
+    news_timeout_s: float = Field(20, gt=0, description="Per-request timeout (connect + read).")
+    news_max_retries: int = Field(3, ge=0, le=20, description="Retries on 429/5xx/timeouts.")
+    news_retry_backoff_s: float = Field(1.0, ge=0, description="Base of the jittered backoff.")
+    news_retry_max_wait_s: float = Field(
+        120, ge=0, description="Longest Retry-After honoured; a longer one fails the page."
+    )
+    news_max_page_bytes: int = Field(5_000_000, ge=1024, description="Larger pages are refused.")
+    news_max_redirects: int = Field(5, ge=0, le=30)
+    news_max_listing_pages: int = Field(3, ge=1, le=1000, description="Pagination depth.")
+    news_max_age_days: int | None = Field(
+        None, ge=0, description="Skip articles whose URL date is older (None: no age limit)."
+    )
+    news_refetch_after_days: int | None = Field(
+        None, ge=0, description="Re-fetch stored URLs last fetched this long ago (None: never)."
+    )
+    news_max_articles_per_outlet: int | None = Field(None, ge=1)
+    news_time_budget_s: float | None = Field(
+        None, gt=0, description="Stop starting new article fetches after this many seconds."
+    )
+    news_min_extraction_rate: float = Field(0.8, ge=0, le=1)
+    news_outlets: str = Field("all", description="Comma list of outlet slugs, or 'all'.")
+    news_host_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="host -> base URL the requests for that host go to (a mirror, a test site).",
+    )
+
+    @field_validator("news_outlets")
+    @classmethod
+    def _check_news_outlets(cls, value: str) -> str:
+        slugs = [s.strip().lower() for s in value.split(",") if s.strip()]
+        if not slugs:
+            raise ValueError("name at least one outlet, or 'all'")
+        bad = [s for s in slugs if not s.replace("_", "").isalnum()]
+        if bad:
+            raise ValueError(f"not outlet slugs: {', '.join(bad)} (e.g. 'ansa,ilpost,open')")
+        return ",".join(slugs)
+
+    @field_validator("news_host_map")
+    @classmethod
+    def _check_news_host_map(cls, value: dict[str, str]) -> dict[str, str]:
+        for host, base in value.items():
+            if not base.startswith(("http://", "https://")):
+                raise ValueError(f"base URL for {host!r} must start with http:// or https://")
+        return {host.lower(): base.rstrip("/") for host, base in value.items()}
+
+    # --- instruction data --------------------------------------------------------------
+    hf_datasets_file: Path = Field(
+        PROJECT_DIR / "seeds" / "hf_datasets.csv",
+        description="CSV of datasets `ingest_hf` downloads: dataset,revision,files,language.",
+    )
+    hf_sample_rows: int | None = Field(
+        None, ge=1, description="Seeded random sample of this many rows per dataset (None: all)."
+    )
+    hf_seed: int = Field(42, description="Seed of the reservoir sample.")
+    hf_cache_dir: Path | None = Field(
+        None, description="Where downloaded dataset files are kept (default lake/cache/hf)."
+    )
+    dedup_minhash_threshold: float = Field(
+        0.8, gt=0, le=1, description="Estimated Jaccard at or above which rows are near-dups."
+    )
+    dedup_num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
+    dedup_shingle_words: int = Field(3, ge=1, le=16, description="Words per MinHash shingle.")
+    langid_languages: list[str] = Field(
+        ["en", "it", "fr", "es", "de", "pt", "nl", "ro", "ca", "pl", "sv"],
+        description="ISO 639-1 codes lingua chooses among (labels and targets are added).",
+    )
+    langid_min_letters: int = Field(
+        20, ge=1, description="Texts with fewer letters are not language-checked (unreliable)."
+    )
+    translate_languages_mode: Literal["one", "all"] = Field(
+        "one", description="'one': a seeded language per row; 'all': every target language."
+    )
+    translate_seed: int = Field(42, description="Seed of the row -> language assignment.")
+    translate_max_length_ratio: float = Field(
+        2.0, gt=1, description="Translation/source length must lie in [1/r, r]."
+    )
+    translate_max_new_tokens: int = Field(
+        192, ge=8, description="Cap on generated tokens per translated chunk."
+    )
+    translate_max_code_fraction: float = Field(
+        0.85, ge=0, le=1, description="Rows whose text is more code than this: untranslatable."
+    )
+    translate_limit: int | None = Field(
+        None, ge=0, description="Translate at most this many new (row, language) pairs a build."
+    )
+
+    @field_validator("langid_languages")
+    @classmethod
+    def _check_langid_languages(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value]
+        bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
+        if bad or not codes:
+            raise ValueError(f"use ISO 639-1 codes such as 'en', 'it'; got {bad or 'none'}")
+        return codes
+
+    # --- news integration ---------------------------------------------------------------
+    news_embed_text: Literal["title_lead", "title_chunks"] = Field(
+        "title_lead", description="Embed title+subtitle+lead, or the mean of title+body chunks."
+    )
+    news_near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="MinHash Jaccard at or above which articles are copies."
+    )
+    news_cluster_linkage: Literal["average", "complete"] = Field(
+        "average", description="Agglomerative linkage on cosine distance."
+    )
+    news_cluster_distance_threshold: float = Field(
+        0.38, gt=0, lt=2, description="Cosine distance (1 - cos) at which clusters stop merging."
+    )
+    news_cluster_window_days: float = Field(
+        2.0, gt=0, description="Articles further apart in time count as unrelated (distance 2)."
+    )
+    news_summary_language: str = Field(
+        "auto", description="'auto' (the sources' language) or an ISO 639-1 code for summaries."
+    )
+    news_summary_context_tokens: int = Field(
+        2048, ge=256, description="Prompt budget (tokens) of one summary call; over it: split."
+    )
+    news_summary_source_tokens: int = Field(
+        256, ge=32, description="Each source is cut to its lead within this many tokens."
+    )
+    news_summary_max_new_tokens: int = Field(
+        160, ge=16, description="Cap on the tokens of one generated summary."
+    )
+    news_hallucination_min_similarity: float = Field(
+        0.4, ge=-1, le=1, description="Flag a summary whose least similar source is below this."
+    )
+    news_hallucination_mean_similarity: float = Field(
+        0.5, ge=-1, le=1, description="Flag a summary whose mean source similarity is below this."
+    )
+
+    @field_validator("news_summary_language")
+    @classmethod
+    def _check_news_summary_language(cls, value: str) -> str:
+        code = value.strip().lower()
+        if code != "auto" and (len(code) != 2 or not code.isalpha()):
+            raise ValueError(f"use 'auto' or an ISO 639-1 code such as 'it'; got {value!r}")
+        return code
+
+    # --- quality -----------------------------------------------------------------------
+    judge_dimensions_instructions: list[str] = Field(
+        ["accuracy"], description="Dimensions the judge rates for instruction pairs (seed names)."
+    )
+    judge_dimensions_news: list[str] = Field(
+        ["faithfulness"], description="Dimensions the judge rates for news pairs (seed names)."
+    )
+    judge_max_retries: int = Field(
+        1, ge=0, le=5, description="Unparseable judge answers sent back before quarantine."
+    )
+    judge_max_new_tokens: int = Field(
+        48, ge=4, description="Cap on the judge's answer (score line + short explanation)."
+    )
+    judge_min_score: float = Field(
+        4.0, ge=0, le=5, description="Judge score at or above which a pair passes."
+    )
+    judge_limit: int | None = Field(
+        None, ge=0, description="Judge at most this many new (pair, dimension) per build."
+    )
+    judge_source_chars: int = Field(
+        1500, ge=100, description="Characters of each news source the judge reads."
+    )
+    judge_calibration_file: Path = Field(
+        PROJECT_DIR / "tests" / "fixtures" / "judge_calibration.jsonl",
+        description="Labelled pairs `synthlake quality calibrate` compares the judge with.",
+    )
+    toxicity_on_questions: bool = Field(False, description="Score questions too, not only answers.")
+    toxicity_batch_size: int = Field(16, ge=1, le=1024, description="Texts per Detoxify batch.")
+    toxicity_max_score: float = Field(
+        0.5, gt=0, le=1, description="A text with any Detoxify score at or above this is toxic."
+    )
+    report_path: Path | None = Field(
+        None, description="Where `synthlake report` writes (default lake/reports/quality.html)."
+    )
+
+    @field_validator("judge_dimensions_instructions", "judge_dimensions_news")
+    @classmethod
+    def _check_judge_dimensions(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        bad = [name for name in names if not name.replace("_", "").isalpha()]
+        if bad:
+            raise ValueError(f"not dimension names: {bad} (see seeds/judge_dimensions.csv)")
+        return list(dict.fromkeys(names))
+
     # --- MongoDB -----------------------------------------------------------------------
     mongodb_uri: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SYNTHLAKE_MONGODB_URI", "MONGODB_URI")
     )
     mongodb_database: str = "synthlake"
+    mongodb_news_collection: str = Field("news_qa", min_length=1, description="News QA pairs.")
+    mongodb_instructions_collection: str = Field(
+        "instructions_qa", min_length=1, description="Instruction QA pairs."
+    )
+    mongodb_batch_size: int = Field(1000, ge=1, le=100_000, description="Documents per bulk write.")
+    mongodb_removal: Literal["delete", "flag"] = Field(
+        "delete", description="What happens to a document whose row left its mart."
+    )
+    mongodb_timeout_s: float = Field(10, gt=0, description="Server selection / connect timeout.")
 
     @classmethod
     def settings_customise_sources(

@@ -85,9 +85,14 @@ def render(summary: RunSummary) -> None:
     for domain, files in summary.ingest.items():
         for name, stats in files.items():
             new = stats.get("new", 0) + stats.get("updated", 0)
+            seen = (
+                f"{stats['requests']} requests, {stats['fetched']} pages"
+                if "requests" in stats
+                else f"{stats.get('read', 0)} read"
+            )
             table.add_row(
                 f"ingest {domain}: {name}",
-                f"{stats.get('read', 0)} read, {new} new, {stats.get('unchanged', 0)} unchanged",
+                f"{seen}, {new} new, {stats.get('unchanged', 0)} unchanged",
             )
     for name, count in summary.tables.items():
         table.add_row(name, str(count))
