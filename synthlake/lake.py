@@ -89,10 +89,58 @@ RAW_REJECTS_SCHEMA = pa.schema(
     ]
 )
 
+# Written by the LLM runner (synthlake/llm/): one row per request, cache hits included.
+RAW_LLM_CALLS_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),  # unique per request per run
+        ("row_id", pa.string()),
+        ("stage", pa.string()),
+        ("prompt_id", pa.string()),
+        ("prompt_version", pa.string()),
+        ("provider", pa.string()),
+        ("model", pa.string()),
+        ("cache_key", pa.string()),
+        ("cached", pa.bool_()),
+        ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+        ("latency_s", pa.float64()),
+        ("cost_usd", pa.float64()),  # what this run paid (0 for a cache hit); null: unpriced
+        ("status", pa.string()),  # 'ok', 'invalid' (answer failed validation), 'failed'
+        ("reason", pa.string()),  # the failure reason when status != 'ok'
+        ("attempts", pa.int64()),
+        ("run_id", pa.string()),
+        ("ingested_at", TS),
+        ("ingest_date", pa.string()),
+    ]
+)
+
+# Requests that produced no usable answer (quarantine): never stored as answers.
+RAW_LLM_FAILURES_SCHEMA = pa.schema(
+    [
+        ("failure_id", pa.string()),
+        ("call_id", pa.string()),
+        ("row_id", pa.string()),
+        ("stage", pa.string()),
+        ("prompt_id", pa.string()),
+        ("prompt_version", pa.string()),
+        ("provider", pa.string()),
+        ("model", pa.string()),
+        ("reason", pa.string()),  # machine-readable, e.g. 'invalid_output', 'budget_exceeded'
+        ("detail", pa.string()),  # what a person needs, naming the row
+        ("raw_text", pa.string()),  # what the model answered, if anything
+        ("attempts", pa.int64()),
+        ("run_id", pa.string()),
+        ("ingested_at", TS),
+        ("ingest_date", pa.string()),
+    ]
+)
+
 RAW_TABLES: dict[str, pa.Schema] = {
     "news": RAW_NEWS_SCHEMA,
     "hf": RAW_HF_SCHEMA,
     "rejects": RAW_REJECTS_SCHEMA,
+    "llm_calls": RAW_LLM_CALLS_SCHEMA,
+    "llm_failures": RAW_LLM_FAILURES_SCHEMA,
 }
 
 

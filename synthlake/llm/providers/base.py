@@ -1,0 +1,131 @@
+"""What every provider gives the runner, and the one error type they raise.
+
+Two shapes, because the costs differ: a *remote* provider answers one request per HTTP
+call (the runner adds concurrency, rate limits and retries around ``complete``), a *local*
+provider answers a whole batch per forward pass (``generate_batch``, run in a worker
+thread). Providers translate their SDK's exceptions into ``ProviderError`` with a
+``kind`` so that the retry policy is written once, in ``synthlake/llm/retry.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from synthlake.llm.types import GenerationParams, Message
+
+ErrorKind = Literal[
+    "rate_limited",
+    "server_error",
+    "timeout",
+    "connection_error",
+    "client_error",
+    "context_overflow",
+    "bad_response",
+    "content_filtered",
+    "provider_error",
+]
+RETRYABLE_KINDS: frozenset[str] = frozenset(
+    {"rate_limited", "server_error", "timeout", "connection_error"}
+)
+
+
+class ProviderError(Exception):
+    """One failed attempt, classified. ``retry_after`` is what the server asked for (s)."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        raw_text: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+        self.raw_text = raw_text
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in RETRYABLE_KINDS
+
+    def __str__(self) -> str:
+        status = f"HTTP {self.status}: " if self.status else ""
+        return f"{status}{self.message}"
+
+
+@dataclass(slots=True)
+class Completion:
+    text: str
+    tokens_in: int
+    tokens_out: int
+    finish_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A request as the provider will send it, with its prompt size (exact or estimated)."""
+
+    messages: tuple[Message, ...]
+    tokens_in: int
+    payload: Any = None  # provider-specific (token ids for the local provider)
+
+
+def estimate_tokens(messages: Sequence[Message]) -> int:
+    """A tokenizer-free estimate: ~4 UTF-8 bytes per token plus chat overhead.
+
+    Used for remote models (their tokenizers are not available offline) to pace the
+    tokens-per-minute bucket, check an explicit ``llm_context_tokens`` and estimate cost
+    in a dry run. Real usage reported by the provider replaces it in the accounting.
+    """
+    return 3 + sum(4 + estimate_text_tokens(m.content) for m in messages)
+
+
+def estimate_text_tokens(text: str) -> int:
+    """About 4 UTF-8 bytes per token (English and Italian prose with BPE tokenizers)."""
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
+@runtime_checkable
+class RemoteProvider(Protocol):
+    name: str
+    model: str
+    remote: bool  # True
+
+    def context_tokens(self) -> int | None: ...
+
+    def encode(self, messages: tuple[Message, ...]) -> Encoded: ...
+
+    def session(self) -> AbstractAsyncContextManager[Any]: ...
+
+    async def complete(
+        self, client: Any, encoded: Encoded, params: GenerationParams
+    ) -> Completion: ...
+
+
+@runtime_checkable
+class LocalProvider(Protocol):
+    name: str
+    model: str
+    remote: bool  # False
+    fingerprint: str
+
+    def load(self) -> None: ...
+
+    def context_tokens(self) -> int | None: ...
+
+    def encode(self, messages: tuple[Message, ...]) -> Encoded: ...
+
+    def generate_batch(
+        self, items: Sequence[Encoded], params: GenerationParams
+    ) -> list[Completion]: ...
+
+
+Provider = RemoteProvider | LocalProvider

@@ -1,0 +1,729 @@
+"""The one runner every LLM call in synthlake goes through.
+
+``LLMRunner.run(requests)`` returns one result per request, in order: an ``LLMResponse``
+or an ``LLMFailure`` (with a reason and the raw text), never an exception that loses the
+rest of the batch. Around the provider it adds:
+
+- validation of the input (empty conversations, bad roles, undecodable text, prompts over
+  the model's context) as failures naming the row;
+- the persistent cache (``synthlake/llm/cache.py``): a rerun, or a resume after the
+  process was killed mid-batch, pays only for the requests that never finished;
+- for remote providers, asyncio concurrency (``llm_concurrency``), a requests/tokens per
+  minute bucket and retries that honour ``Retry-After``; for the local provider, batched
+  forward passes (``llm_batch_size``) in a worker thread;
+- a budget (``llm_budget_usd``) that fails the remaining requests with
+  ``budget_exceeded`` instead of overspending, and token/cost accounting into the lake's
+  ``llm_calls`` / ``llm_failures`` tables.
+
+Hand-written rather than taken from a client library (LiteLLM and the like): the cache
+must be keyed by prompt *version* and journaled per request in the lake's own SQLite,
+failures must come back as rows with raw text instead of exceptions, and the local
+provider batches in-process; no library does those together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from synthlake.lake import Lake, new_run_id
+from synthlake.llm.accounting import (
+    BudgetGuard,
+    RunStats,
+    call_row,
+    failure_row,
+    flush_journal,
+    mark_active,
+)
+from synthlake.llm.cache import CachedResponse, LLMStore, cache_key
+from synthlake.llm.limits import ProviderLimiter
+from synthlake.llm.prices import PriceTable
+from synthlake.llm.providers import Encoded, Provider, ProviderError, get_provider
+from synthlake.llm.providers.base import estimate_tokens
+from synthlake.llm.retry import RetryPolicy, call_with_retries
+from synthlake.llm.types import (
+    GenerationParams,
+    LLMFailure,
+    LLMRequest,
+    LLMResponse,
+    LLMResult,
+    Message,
+    RequestRejected,
+    normalize_messages,
+)
+
+log = logging.getLogger(__name__)
+
+STAGES_WITH_OVERRIDE = ("summarize", "translate", "judge")
+T = TypeVar("T")
+Validator = Callable[[str], Any]
+
+
+@dataclass(slots=True)
+class _Item:
+    index: int
+    request: LLMRequest
+    messages: tuple[Message, ...]
+    params: GenerationParams
+    key: str
+    encoded: Encoded
+
+
+@dataclass(slots=True)
+class _RunContext:
+    run_id: str
+    store: LLMStore
+    stats: RunStats
+    started: datetime
+    validate: Validator | None
+    record_invalid: bool
+    results: list[LLMResult | None]
+    followers: dict[str, list[_Item]]
+    progress: _Progress
+
+    @property
+    def ingest_date(self) -> str:
+        return self.started.strftime("%Y-%m-%d")
+
+
+class _Progress:
+    """Logs how far a long batch is, at most every 30 s."""
+
+    def __init__(self, total: int, what: str) -> None:
+        self.total, self.what, self.done = total, what, 0
+        self._last = time.monotonic()
+
+    def step(self, n: int = 1) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self._last >= 30 and self.total:
+            self._last = now
+            log.info("%s: %d/%d requests done", self.what, self.done, self.total)
+
+
+class LLMRunner:
+    """Runs batches of ``LLMRequest`` against one provider/model for one stage.
+
+    The budget applies to the runner's lifetime (one stage run, several batches).
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        stage: str | None = None,
+        spec: Any = None,
+        provider: Provider | None = None,
+        prices: PriceTable | None = None,
+        retry: RetryPolicy | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stage = stage or "adhoc"
+        if spec is None:
+            spec = settings.llm_for(stage if stage in STAGES_WITH_OVERRIDE else None)
+        self.spec = spec
+        self._provider = provider
+        self.prices = prices or PriceTable.from_settings(settings)
+        self.retry = retry or RetryPolicy.from_settings(settings)
+        self.fixed_run_id = run_id
+        self.lake = Lake.from_settings(settings)
+        self.budget = BudgetGuard(settings.llm_budget_usd)
+        self.last_stats: RunStats | None = None
+
+    # --- public ------------------------------------------------------------------------
+    @property
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = get_provider(self.spec, self.settings)
+        return self._provider
+
+    def run(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        validate: Validator | None = None,
+        record_invalid: bool = True,
+    ) -> list[LLMResult]:
+        """Synchronous ``arun``; works inside a running event loop too (own thread)."""
+        return run_sync(self.arun(requests, validate=validate, record_invalid=record_invalid))
+
+    async def arun(
+        self,
+        requests: Sequence[LLMRequest],
+        *,
+        validate: Validator | None = None,
+        record_invalid: bool = True,
+    ) -> list[LLMResult]:
+        """One result per request, in order.
+
+        ``validate(text)`` (optional) parses an answer; if it raises, the result is an
+        ``LLMFailure('invalid_output')`` and the answer is not cached. Such failures are
+        written to ``llm_failures`` unless ``record_invalid`` is false (the structured
+        helper records only its final verdict).
+        """
+        run_id = self.fixed_run_id or new_run_id()
+        provider = self.provider
+        what = f"llm {self.stage} ({provider.name}:{provider.model})"
+        self.lake.ensure()
+        store = LLMStore.open(self.lake.cache)
+        stats = RunStats(run_id=run_id, requests=len(requests))
+        ctx = _RunContext(
+            run_id=run_id,
+            store=store,
+            stats=stats,
+            started=datetime.now(UTC),
+            validate=validate,
+            record_invalid=record_invalid,
+            results=[None] * len(requests),
+            followers={},
+            progress=_Progress(len(requests), what),
+        )
+        mark_active(run_id, True)
+        try:
+            if not provider.remote:
+                await asyncio.to_thread(provider.load)
+            items = self._prepare(ctx, requests, exact_tokens=True)
+            leaders = self._answer_from_cache(ctx, items)
+            if leaders:
+                if provider.remote:
+                    await self._run_remote(ctx, leaders)
+                else:
+                    await self._run_local(ctx, leaders)
+        finally:
+            mark_active(run_id, False)
+            try:
+                written = flush_journal(store, self.lake, run_id)
+                log.debug("%s: wrote %s", what, written)
+            except Exception:  # noqa: BLE001 - the journal keeps the rows for the next run
+                log.exception("%s: could not write llm_calls/llm_failures; kept for next run", what)
+            store.close()
+            self.last_stats = stats
+        log.info("%s run %s: %s", what, run_id, stats.as_log())
+        missing = [i for i, r in enumerate(ctx.results) if r is None]
+        if missing:  # a bug, not a provider problem: say so loudly
+            raise RuntimeError(f"LLM runner left {len(missing)} requests without a result")
+        return ctx.results  # type: ignore[return-value]
+
+    def estimate(self, requests: Sequence[LLMRequest]) -> tuple[int, int, float | None, int]:
+        """(tokens_in, max tokens_out, usd, uncached requests) of what a run would send.
+
+        Cached and duplicate requests are free; output is counted at ``max_new_tokens``
+        (an upper bound). ``usd`` is None when the model has no price.
+        """
+        ctx_store = None
+        try:
+            items: list[_Item] = []
+            rejected = 0
+            for index, request in enumerate(requests):
+                try:
+                    items.append(self._prepare_one(index, request, exact_tokens=False))
+                except Exception:  # noqa: BLE001 - a dry run counts what a run would refuse
+                    rejected += 1
+            hits: dict[str, CachedResponse] = {}
+            if self.settings.llm_cache and items and self.lake.cache.is_dir():
+                ctx_store = LLMStore.open(self.lake.cache)
+                hits = ctx_store.get_many(item.key for item in items)
+            seen: set[str] = set()
+            tokens_in = tokens_out = 0
+            for item in items:
+                if item.key in hits or item.key in seen:
+                    continue
+                seen.add(item.key)
+                tokens_in += item.encoded.tokens_in
+                tokens_out += item.params.max_new_tokens or 0
+        finally:
+            if ctx_store is not None:
+                ctx_store.close()
+        usd = self.prices.cost(self.provider.name, self.provider.model, tokens_in, tokens_out)
+        if rejected:
+            log.info("estimate: %d requests would be rejected before sending", rejected)
+        return tokens_in, tokens_out, usd, len(seen)
+
+    # --- preparation -------------------------------------------------------------------
+    def _prepare_one(self, index: int, request: LLMRequest, *, exact_tokens: bool) -> _Item:
+        provider = self.provider
+        messages = normalize_messages(request.row_id, request.messages)
+        params = request.params.resolved(self.settings.llm_max_new_tokens)
+        if exact_tokens or provider.remote:
+            encoded = provider.encode(messages)
+        else:  # a dry run of a local model: no need to load it
+            encoded = Encoded(messages=messages, tokens_in=estimate_tokens(messages))
+        if exact_tokens:
+            limit = provider.context_tokens()
+            needed = encoded.tokens_in + (params.max_new_tokens or 0)
+            if limit is not None and needed > limit:
+                how = "" if not provider.remote else "about "
+                raise RequestRejected(
+                    "context_overflow",
+                    f"row {request.row_id!r}: the prompt is {how}{encoded.tokens_in} tokens; "
+                    f"with max_new_tokens={params.max_new_tokens} it needs {needed}, over the "
+                    f"{limit}-token context of {provider.name}:{provider.model}. Shorten the "
+                    "input or lower max_new_tokens.",
+                )
+        key = cache_key(
+            provider=provider.name,
+            model=provider.model,
+            prompt_id=request.prompt_id,
+            prompt_version=str(request.prompt_version),
+            messages=messages,
+            params=params,
+            model_fingerprint=getattr(provider, "fingerprint", ""),
+        )
+        return _Item(index, request, messages, params, key, encoded)
+
+    def _prepare(
+        self, ctx: _RunContext, requests: Sequence[LLMRequest], *, exact_tokens: bool
+    ) -> list[_Item]:
+        items: list[_Item] = []
+        journal = []
+        for index, request in enumerate(requests):
+            try:
+                items.append(self._prepare_one(index, request, exact_tokens=exact_tokens))
+            except RequestRejected as exc:
+                failure = self._failure(request, exc.reason, exc.detail, None, attempts=0)
+                journal += self._record_failure(ctx, failure)
+                ctx.results[index] = failure
+            except Exception as exc:  # noqa: BLE001 - e.g. a tokenizer choking on the text
+                failure = self._failure(
+                    request,
+                    "invalid_request",
+                    f"row {request.row_id!r}: cannot prepare the request "
+                    f"({type(exc).__name__}: {exc})",
+                    None,
+                    attempts=0,
+                )
+                journal += self._record_failure(ctx, failure)
+                ctx.results[index] = failure
+        ctx.store.journal(journal)
+        return items
+
+    def _answer_from_cache(self, ctx: _RunContext, items: list[_Item]) -> list[_Item]:
+        """Answer cache hits; group duplicates behind one leader; return the leaders."""
+        hits = ctx.store.get_many(i.key for i in items) if self.settings.llm_cache else {}
+        journal = []
+        leaders: list[_Item] = []
+        for item in items:
+            hit = hits.get(item.key)
+            if hit is not None:
+                ctx.stats.cached += 1
+                journal += self._finish_answer(ctx, item, hit, cached=True, attempts=0, cost=0.0)
+            elif self.settings.llm_cache and item.key in ctx.followers:
+                ctx.stats.deduplicated += 1
+                ctx.followers[item.key].append(item)
+            else:
+                ctx.followers.setdefault(item.key, [])
+                leaders.append(item)
+        ctx.store.journal(journal)
+        return leaders
+
+    # --- remote ------------------------------------------------------------------------
+    async def _run_remote(self, ctx: _RunContext, leaders: list[_Item]) -> None:
+        provider = self.provider
+        settings = self.settings
+        limiter = ProviderLimiter(settings.llm_requests_per_minute, settings.llm_tokens_per_minute)
+        queue = collections.deque(leaders)
+
+        def on_error(error: ProviderError) -> None:
+            if error.kind == "rate_limited" and error.retry_after:
+                limiter.pause_for(error.retry_after)
+
+        async with provider.session() as client:
+
+            async def worker() -> None:
+                while queue:
+                    item = queue.popleft()
+                    await self._one_remote(ctx, client, limiter, on_error, item)
+
+            workers = min(settings.llm_concurrency, len(leaders))
+            await asyncio.gather(*(worker() for _ in range(workers)))
+
+    async def _one_remote(
+        self,
+        ctx: _RunContext,
+        client: Any,
+        limiter: ProviderLimiter,
+        on_error: Callable[[ProviderError], None],
+        item: _Item,
+    ) -> None:
+        provider = self.provider
+        worst = self.prices.cost(
+            provider.name, provider.model, item.encoded.tokens_in, item.params.max_new_tokens or 0
+        )
+        reservation = self.budget.reserve(worst)
+        if reservation is None:
+            detail = (
+                f"row {item.request.row_id!r}: not sent, the LLM budget "
+                f"${self.budget.limit_usd:g} is spent (${self.budget.spent_usd:.4f}); "
+                "raise SYNTHLAKE_LLM_BUDGET_USD and rerun to answer it"
+            )
+            self._finish_failure(ctx, item, "budget_exceeded", detail, None, attempts=0)
+            return
+        tokens = item.encoded.tokens_in + (item.params.max_new_tokens or 0)
+        latency = 0.0
+
+        async def attempt() -> Any:
+            nonlocal latency
+            await limiter.acquire(tokens)
+            started = time.monotonic()
+            try:
+                return await provider.complete(client, item.encoded, item.params)
+            finally:
+                latency = time.monotonic() - started
+
+        ctx.stats.called += 1
+        try:
+            completion, attempts = await call_with_retries(
+                attempt, self.retry, on_error=on_error, what=f"row {item.request.row_id!r}"
+            )
+        except ProviderError as error:
+            self.budget.settle(reservation, 0.0)  # failed attempts are not billed
+            attempts = getattr(error, "attempts", 1)
+            ctx.stats.attempts += attempts
+            detail = f"row {item.request.row_id!r}: {provider.name}:{provider.model}: {error}"
+            if attempts > 1:
+                detail += f" (after {attempts} attempts)"
+            self._finish_failure(ctx, item, error.kind, detail, error.raw_text, attempts=attempts)
+            return
+        except Exception as error:  # noqa: BLE001 - an SDK surprise must not sink the batch
+            self.budget.settle(reservation, 0.0)
+            ctx.stats.attempts += 1
+            log.exception("row %r: unexpected error from %s", item.request.row_id, provider.name)
+            detail = f"row {item.request.row_id!r}: {type(error).__name__}: {error}"
+            self._finish_failure(ctx, item, "provider_error", detail, None, attempts=1)
+            return
+        ctx.stats.attempts += attempts
+        actual = self.prices.cost(
+            provider.name, provider.model, completion.tokens_in, completion.tokens_out
+        )
+        self.budget.settle(reservation, actual)
+        answer = CachedResponse(
+            text=completion.text,
+            tokens_in=completion.tokens_in,
+            tokens_out=completion.tokens_out,
+            finish_reason=completion.finish_reason,
+            latency_s=latency,
+            cost_usd=actual,
+        )
+        self._finish_fresh(ctx, item, answer, attempts=attempts, cost=actual)
+
+    # --- local -------------------------------------------------------------------------
+    async def _run_local(self, ctx: _RunContext, leaders: list[_Item]) -> None:
+        provider = self.provider
+        batch_size = self.settings.llm_batch_size
+        groups: dict[GenerationParams, list[_Item]] = collections.defaultdict(list)
+        for item in leaders:
+            groups[item.params].append(item)
+        for params, group in groups.items():
+            # Similar lengths together: less padding, fewer wasted positions.
+            group.sort(key=lambda it: it.encoded.tokens_in)
+            for start in range(0, len(group), batch_size):
+                chunk = group[start : start + batch_size]
+                ctx.stats.called += len(chunk)
+                ctx.stats.attempts += len(chunk)
+                started = time.monotonic()
+                try:
+                    completions = await asyncio.to_thread(
+                        provider.generate_batch, [it.encoded for it in chunk], params
+                    )
+                except Exception as error:  # noqa: BLE001 - fail the chunk, keep the rest
+                    log.exception("local generation failed for %d rows", len(chunk))
+                    for it in chunk:
+                        detail = (
+                            f"row {it.request.row_id!r}: local:{provider.model}: "
+                            f"{type(error).__name__}: {error}"
+                        )
+                        self._finish_failure(ctx, it, "provider_error", detail, None, attempts=1)
+                    continue
+                latency = time.monotonic() - started
+                for it, completion in zip(chunk, completions, strict=True):
+                    cost = self.prices.cost(
+                        provider.name, provider.model, completion.tokens_in, completion.tokens_out
+                    )
+                    answer = CachedResponse(
+                        text=completion.text,
+                        tokens_in=completion.tokens_in,
+                        tokens_out=completion.tokens_out,
+                        finish_reason=completion.finish_reason,
+                        latency_s=latency,
+                        cost_usd=cost,
+                    )
+                    self._finish_fresh(ctx, it, answer, attempts=1, cost=cost)
+
+    # --- finishing ---------------------------------------------------------------------
+    def _finish_fresh(
+        self,
+        ctx: _RunContext,
+        item: _Item,
+        answer: CachedResponse,
+        *,
+        attempts: int,
+        cost: float | None,
+    ) -> None:
+        """A new answer: validate, cache (if valid) with its journal row, then followers."""
+        journal = self._finish_answer(ctx, item, answer, cached=False, attempts=attempts, cost=cost)
+        result = ctx.results[item.index]
+        provider = self.provider
+        if result is not None and result.ok and self.settings.llm_cache:
+            ctx.store.put(
+                item.key,
+                provider=provider.name,
+                model=provider.model,
+                prompt_id=item.request.prompt_id,
+                prompt_version=str(item.request.prompt_version),
+                response=answer,
+            )
+        followers = ctx.followers.pop(item.key, [])
+        for follower in followers:
+            journal += self._finish_answer(ctx, follower, answer, cached=True, attempts=0, cost=0.0)
+        ctx.store.journal(journal)
+
+    def _finish_answer(
+        self,
+        ctx: _RunContext,
+        item: _Item,
+        answer: CachedResponse,
+        *,
+        cached: bool,
+        attempts: int,
+        cost: float | None,
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """Build the result of one request from an answer; return its journal rows."""
+        provider = self.provider
+        request = item.request
+        response = LLMResponse(
+            row_id=request.row_id,
+            text=answer.text,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+            latency_s=0.0 if cached else (answer.latency_s or 0.0),
+            provider=provider.name,
+            model=provider.model,
+            prompt_id=request.prompt_id,
+            prompt_version=str(request.prompt_version),
+            cached=cached,
+            cost_usd=cost,
+            attempts=attempts,
+            finish_reason=answer.finish_reason,
+            cache_key=item.key,
+        )
+        ctx.stats.tokens_in += 0 if cached else answer.tokens_in
+        ctx.stats.tokens_out += 0 if cached else answer.tokens_out
+        ctx.stats.cost_usd += cost or 0.0
+        result: LLMResult = response
+        status, reason = "ok", None
+        if ctx.validate is not None:
+            try:
+                response.parsed = ctx.validate(answer.text)
+            except Exception as exc:  # noqa: BLE001 - any validator error means "invalid"
+                result = LLMFailure(
+                    row_id=request.row_id,
+                    reason="invalid_output",
+                    detail=f"row {request.row_id!r}: the answer does not validate: "
+                    f"{_short_error(exc)}",
+                    raw_text=answer.text,
+                    provider=provider.name,
+                    model=provider.model,
+                    prompt_id=request.prompt_id,
+                    prompt_version=str(request.prompt_version),
+                    attempts=attempts,
+                    cache_key=item.key,
+                    tokens_in=answer.tokens_in,
+                    tokens_out=answer.tokens_out,
+                    cost_usd=cost,
+                )
+                status, reason = "invalid", "invalid_output"
+        ctx.results[item.index] = result
+        if result.ok:
+            ctx.stats.succeeded += 1
+        else:
+            ctx.stats.failed[reason or "invalid_output"] += 1
+        ctx.progress.step()
+        now = datetime.now(UTC)
+        call_id = uuid.uuid4().hex
+        result.call_id = call_id
+        rows: list[tuple[str, str, dict[str, Any]]] = [
+            (
+                "call",
+                ctx.run_id,
+                call_row(
+                    call_id=call_id,
+                    run_id=ctx.run_id,
+                    stage=self.stage,
+                    row_id=request.row_id,
+                    prompt_id=request.prompt_id,
+                    prompt_version=str(request.prompt_version),
+                    provider=provider.name,
+                    model=provider.model,
+                    cache_key=item.key,
+                    cached=cached,
+                    tokens_in=answer.tokens_in,
+                    tokens_out=answer.tokens_out,
+                    latency_s=response.latency_s,
+                    cost_usd=cost,
+                    status=status,
+                    reason=reason,
+                    attempts=attempts,
+                    finished_at=now,
+                    ingest_date=ctx.ingest_date,
+                ),
+            )
+        ]
+        if not result.ok and ctx.record_invalid:
+            rows.append(("failure", ctx.run_id, self._failure_row(ctx, result, now)))
+        return rows
+
+    def _finish_failure(
+        self,
+        ctx: _RunContext,
+        item: _Item,
+        reason: str,
+        detail: str,
+        raw_text: str | None,
+        *,
+        attempts: int,
+    ) -> None:
+        """A request (and its duplicates) that got no answer: never cached."""
+        journal: list[tuple[str, str, dict[str, Any]]] = []
+        for it in [item, *ctx.followers.pop(item.key, [])]:
+            failure = self._failure(it.request, reason, detail, raw_text, attempts=attempts)
+            failure.cache_key = it.key
+            ctx.results[it.index] = failure
+            journal += self._record_failure(ctx, failure)
+        ctx.store.journal(journal)
+
+    def _failure(
+        self,
+        request: LLMRequest,
+        reason: str,
+        detail: str,
+        raw_text: str | None,
+        *,
+        attempts: int,
+    ) -> LLMFailure:
+        provider = self.provider
+        return LLMFailure(
+            row_id=request.row_id,
+            reason=reason,  # type: ignore[arg-type]
+            detail=detail,
+            raw_text=raw_text,
+            provider=provider.name,
+            model=provider.model,
+            prompt_id=request.prompt_id,
+            prompt_version=str(request.prompt_version),
+            attempts=attempts,
+        )
+
+    def _record_failure(
+        self, ctx: _RunContext, failure: LLMFailure
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """The journal rows (a failed call and its failure) of a request with no answer."""
+        ctx.stats.failed[failure.reason] += 1
+        ctx.progress.step()
+        now = datetime.now(UTC)
+        failure.call_id = uuid.uuid4().hex
+        call = call_row(
+            call_id=failure.call_id,
+            run_id=ctx.run_id,
+            stage=self.stage,
+            row_id=failure.row_id,
+            prompt_id=failure.prompt_id,
+            prompt_version=failure.prompt_version,
+            provider=failure.provider,
+            model=failure.model,
+            cache_key=failure.cache_key,
+            cached=False,
+            tokens_in=failure.tokens_in,
+            tokens_out=failure.tokens_out,
+            latency_s=None,
+            cost_usd=failure.cost_usd,
+            status="failed",
+            reason=failure.reason,
+            attempts=failure.attempts,
+            finished_at=now,
+            ingest_date=ctx.ingest_date,
+        )
+        return [
+            ("call", ctx.run_id, call),
+            ("failure", ctx.run_id, self._failure_row(ctx, failure, now)),
+        ]
+
+    def _failure_row(self, ctx: _RunContext, failure: LLMFailure, now: datetime) -> dict[str, Any]:
+        return failure_row(
+            call_id=failure.call_id,
+            run_id=ctx.run_id,
+            stage=self.stage,
+            row_id=failure.row_id,
+            prompt_id=failure.prompt_id,
+            prompt_version=failure.prompt_version,
+            provider=failure.provider,
+            model=failure.model,
+            reason=failure.reason,
+            detail=failure.detail,
+            raw_text=failure.raw_text,
+            attempts=failure.attempts,
+            finished_at=now,
+            ingest_date=ctx.ingest_date,
+        )
+
+    def record_failures(self, failures: Sequence[LLMFailure]) -> None:
+        """Quarantine failures decided outside a batch (the structured helper's verdicts)."""
+        if not failures:
+            return
+        run_id = self.fixed_run_id or new_run_id()
+        self.lake.ensure()
+        now = datetime.now(UTC)
+        with LLMStore.open(self.lake.cache) as store:
+            ctx = _RunContext(
+                run_id=run_id,
+                store=store,
+                stats=RunStats(run_id=run_id),
+                started=now,
+                validate=None,
+                record_invalid=True,
+                results=[],
+                followers={},
+                progress=_Progress(0, "quarantine"),
+            )
+            rows = [
+                ("failure", run_id, self._failure_row(ctx, failure, now)) for failure in failures
+            ]
+            store.journal(rows)
+            flush_journal(store, self.lake, run_id)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from sync code, even when an event loop is already
+    running in this thread (a notebook, an async Prefect task): then on a private loop in a
+    worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-runner") as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _short_error(exc: BaseException, limit: int = 1500) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def run_batch(
+    requests: Sequence[LLMRequest],
+    settings: Any,
+    *,
+    stage: str | None = None,
+    spec: Any = None,
+    validate: Validator | None = None,
+) -> list[LLMResult]:
+    """One batch through a fresh runner (stage's LLM from settings unless ``spec``)."""
+    return LLMRunner(settings, stage=stage, spec=spec).run(requests, validate=validate)
