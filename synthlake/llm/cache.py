@@ -158,9 +158,9 @@ class LLMStore:
         prompt_id: str,
         prompt_version: str,
         response: CachedResponse,
-        journal: tuple[str, str, dict[str, Any]] | None = None,
+        journal: Sequence[tuple[str, str, dict[str, Any]]] = (),
     ) -> None:
-        """Store an answer (and its journal row) in one committed transaction."""
+        """Store an answer and its journal rows in one committed transaction."""
         with self._lock:
             self._conn.execute("begin immediate")
             try:
@@ -181,8 +181,8 @@ class LLMStore:
                         datetime.now(UTC).isoformat(),
                     ),
                 )
-                if journal is not None:
-                    self._journal(*journal)
+                for row in journal:
+                    self._journal(*row)
                 self._conn.execute("commit")
             except BaseException:
                 self._conn.execute("rollback")

@@ -468,11 +468,14 @@ class LLMRunner:
         attempts: int,
         cost: float | None,
     ) -> None:
-        """A new answer: validate, cache (if valid) with its journal row, then followers."""
+        """A new answer: validate it, then cache it (if valid) together with the journal
+        rows of the request and its duplicates, in one committed transaction."""
         journal = self._finish_answer(ctx, item, answer, cached=False, attempts=attempts, cost=cost)
         result = ctx.results[item.index]
-        provider = self.provider
+        for follower in ctx.followers.pop(item.key, []):
+            journal += self._finish_answer(ctx, follower, answer, cached=True, attempts=0, cost=0.0)
         if result is not None and result.ok and self.settings.llm_cache:
+            provider = self.provider
             ctx.store.put(
                 item.key,
                 provider=provider.name,
@@ -480,11 +483,10 @@ class LLMRunner:
                 prompt_id=item.request.prompt_id,
                 prompt_version=str(item.request.prompt_version),
                 response=answer,
+                journal=journal,
             )
-        followers = ctx.followers.pop(item.key, [])
-        for follower in followers:
-            journal += self._finish_answer(ctx, follower, answer, cached=True, attempts=0, cost=0.0)
-        ctx.store.journal(journal)
+        else:
+            ctx.store.journal(journal)
 
     def _finish_answer(
         self,
