@@ -7,11 +7,21 @@ unified schema happens in dbt (``stg_hf__instructions``) so it stays queryable a
 
 A row that cannot be used (no assistant turn, a missing field, an unknown role) is a
 counted reject with its reason; the rest of the file goes on.
+
+The same functions serve the bundled sample, a user's own file and the live download
+(``ingest/hf_download.py``): rows stream from disk (a JSON array through ``ijson``, since
+OpenHermes is one ~0.5 GB array that ``json.load`` would hold in memory several times
+over), an optional seeded reservoir sample keeps ``k`` rows without holding the rest, and
+rows are written in chunks. The reservoir is hand-written (Algorithm R, a dozen lines):
+``datasets``' ``shuffle`` + ``take`` on a stream is a *buffered* shuffle, not a uniform
+sample, and its result depends on the shard layout.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+import random
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +29,14 @@ from typing import Any
 import pyarrow as pa
 
 from ingest.files import InvalidRecord, iter_records
+from synthlake.errors import InputFileError
 from synthlake.lake import RAW_HF_SCHEMA, Lake, content_hash, now_utc, short_id
 from synthlake.rejects import Reject, count_reasons, write_rejects
 
+log = logging.getLogger(__name__)
+
 SHAREGPT_ROLES = ("system", "human", "gpt")
+WRITE_CHUNK_ROWS = 50_000
 
 
 @dataclass(slots=True)
@@ -32,15 +46,25 @@ class HFStats:
     unchanged: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    sampled_out: int = 0  # valid rows the seeded sample left out
+    skipped: str | None = None  # why nothing was done (e.g. 'already ingested')
+    error: str | None = None  # a dataset-level failure (404, truncated download...)
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "read": self.read,
             "new": self.new,
             "unchanged": self.unchanged,
             "rejected": dict(self.rejected),
             "files": list(self.files),
         }
+        if self.sampled_out:
+            out["sampled_out"] = self.sampled_out
+        if self.skipped:
+            out["skipped"] = self.skipped
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +145,91 @@ def normalize_hf_record(
     return row
 
 
-def read_hf_file(path: Path, source: HFSource) -> Iterator[dict[str, Any] | Reject]:
-    source_file = str(path)
-    for row_index, (locator, record) in enumerate(iter_records(path)):
+def iter_hf_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:
+    """``(locator, record)`` of a dataset file, streamed; JSON arrays through ``ijson``.
+
+    A JSON array cut short (a truncated file) yields its complete objects, then one
+    ``InvalidRecord('truncated_file')`` for the rest, so the readable rows are kept.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".json" and path.is_file() and _starts_with_array(path):
+        yield from _stream_json_array(path)
+        return
+    records = iter_records(path)
+    if path.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+        yield from records
+        return
+    # JSON lines: a last line that does not parse and has no newline is a cut-off file.
+    previous = None
+    for current in records:
+        if previous is not None:
+            yield previous
+        previous = current
+    if previous is None:
+        return
+    locator, record = previous
+    cut_off = isinstance(record, InvalidRecord) and record.reason == "invalid_json"
+    if cut_off and _no_final_eol(path):
+        record = InvalidRecord(
+            "truncated_file",
+            f"{path}: the file breaks off inside its last line ({locator}); the lines before "
+            "it are kept. Re-download the file if it should be complete.",
+            record.raw,
+        )
+    yield locator, record
+
+
+def _no_final_eol(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(0, 2)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, 2)
+        return handle.read(1) not in (b"\n", b"\r")
+
+
+def _starts_with_array(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"[")
+
+
+def _stream_json_array(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:
+    import ijson
+
+    number = 0
+    try:
+        with path.open("rb") as handle:
+            for number, record in enumerate(ijson.items(handle, "item", use_float=True), 1):
+                if isinstance(record, dict):
+                    yield f"row {number}", record
+                else:
+                    bad = InvalidRecord("not_an_object", f"{path} row {number}", repr(record)[:500])
+                    yield f"row {number}", bad
+    except ijson.JSONError as exc:  # IncompleteJSONError is a subclass
+        where = f"after row {number}" if number else "before the first row"
+        yield (
+            f"row {number + 1}",
+            InvalidRecord(
+                "truncated_file",
+                f"{path}: the JSON array breaks off {where} ({exc}); the rows before it are "
+                "kept. Re-download the file if it should be complete.",
+                "",
+            ),
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read {path}: {exc}") from exc
+
+
+def read_hf_file(
+    path: Path, source: HFSource, *, source_file: str | None = None
+) -> Iterator[dict[str, Any] | Reject]:
+    """Every row of one file as a raw lake row or a ``Reject``.
+
+    ``source_file`` names the file in rows and rejects (default: the local path; a download
+    passes ``hf://datasets/<repo>@<sha>/<file>``).
+    """
+    source_file = source_file or str(path)
+    for row_index, (locator, record) in enumerate(iter_hf_records(path)):
         if isinstance(record, InvalidRecord):
             yield Reject("hf", source_file, locator, record.reason, record.detail, record.raw)
         else:
@@ -132,15 +238,76 @@ def read_hf_file(path: Path, source: HFSource) -> Iterator[dict[str, Any] | Reje
             )
 
 
-def store_hf_rows(lake: Lake, items: Iterable[dict[str, Any] | Reject], *, run_id: str) -> HFStats:
-    """Append rows not already in the lake (by record id) and the rejects."""
+@dataclass(slots=True)
+class _SampledOut:
+    """Marker at the end of a sampled stream: how many valid rows were left out."""
+
+    count: int
+
+
+def sample_hf_items(
+    items: Iterable[dict[str, Any] | Reject], k: int | None, seed: int | str
+) -> Iterator[dict[str, Any] | Reject | _SampledOut]:
+    """A uniform random sample of ``k`` valid rows (Algorithm R with a seeded RNG).
+
+    Rejects pass straight through (every bad row is counted, sampled or not). The sample
+    holds at most ``k`` rows in memory and comes out in the input's order, so the same
+    input, ``k`` and seed always give the same rows. ``k=None`` passes everything.
+    """
+    if k is None:
+        yield from items
+        return
+    rng = random.Random(str(seed))
+    reservoir: list[tuple[int, dict[str, Any]]] = []
+    seen = 0
+    for item in items:
+        if isinstance(item, Reject):
+            yield item
+            continue
+        if seen < k:
+            reservoir.append((seen, item))
+        else:
+            slot = rng.randrange(seen + 1)
+            if slot < k:
+                reservoir[slot] = (seen, item)
+        seen += 1
+    reservoir.sort(key=lambda pair: pair[0])
+    for _, item in reservoir:
+        yield item
+    if seen > k:
+        yield _SampledOut(seen - k)
+
+
+def store_hf_rows(
+    lake: Lake,
+    items: Iterable[dict[str, Any] | Reject | _SampledOut],
+    *,
+    run_id: str,
+    chunk_rows: int = WRITE_CHUNK_ROWS,
+) -> HFStats:
+    """Append rows not already in the lake (by record id) and the rejects.
+
+    Rows are written every ``chunk_rows`` so that a full dataset never sits in memory as
+    Python objects; a rerun on the same input writes nothing.
+    """
     lake.ensure()
     known = set(lake.read_raw("hf", columns=["record_id"]).column("record_id").to_pylist())
     now = now_utc()
     stats = HFStats()
     rows: list[dict[str, Any]] = []
     rejects: list[Reject] = []
+
+    def flush() -> None:
+        path = lake.write_raw("hf", pa.Table.from_pylist(rows, schema=RAW_HF_SCHEMA), run_id)
+        if path is not None:
+            stats.files.append(str(path))
+        rows.clear()
+
+    stamp = {"ingested_at": now, "ingest_date": now.date().isoformat(), "run_id": run_id}
     for item in items:
+        if isinstance(item, _SampledOut):
+            stats.sampled_out += item.count
+            continue
         stats.read += 1
         if isinstance(item, Reject):
             rejects.append(item)
@@ -149,12 +316,10 @@ def store_hf_rows(lake: Lake, items: Iterable[dict[str, Any] | Reject], *, run_i
         else:
             known.add(item["record_id"])
             stats.new += 1
-            rows.append(
-                item | {"ingested_at": now, "ingest_date": now.date().isoformat(), "run_id": run_id}
-            )
-    path = lake.write_raw("hf", pa.Table.from_pylist(rows, schema=RAW_HF_SCHEMA), run_id)
-    if path is not None:
-        stats.files.append(str(path))
+            rows.append(item | stamp)
+            if len(rows) >= chunk_rows:
+                flush()
+    flush()
     reject_path = write_rejects(lake, rejects, run_id=run_id)
     if reject_path is not None:
         stats.files.append(str(reject_path))
@@ -162,6 +327,54 @@ def store_hf_rows(lake: Lake, items: Iterable[dict[str, Any] | Reject], *, run_i
     return stats
 
 
-def import_hf_file(path: Path, lake: Lake, source: HFSource, *, run_id: str) -> HFStats:
+def import_hf_files(
+    paths: Sequence[Path],
+    lake: Lake,
+    source: HFSource,
+    *,
+    run_id: str,
+    source_files: Sequence[str] | None = None,
+    sample_rows: int | None = None,
+    seed: int | str = 0,
+) -> HFStats:
+    """Read downloaded dataset files (one dataset) into the lake, optionally sampled.
+
+    The sample is drawn over all the files together, seeded by ``seed`` and the dataset's
+    id and revision, so each dataset gets its own reproducible sample.
+    """
+    names = list(source_files) if source_files is not None else [str(p) for p in paths]
+    if len(names) != len(paths):
+        raise ValueError("source_files must name every path")
+
+    def items() -> Iterator[dict[str, Any] | Reject]:
+        for path, name in zip(paths, names, strict=True):
+            yield from read_hf_file(Path(path), source, source_file=name)
+
+    stream = sample_hf_items(items(), sample_rows, f"{seed}:{source.dataset}@{source.revision}")
+    stats = store_hf_rows(lake, stream, run_id=run_id)
+    log.info(
+        "hf %s@%s: read %d, new %d, unchanged %d, sampled out %d, rejected %s",
+        source.dataset,
+        source.revision,
+        stats.read,
+        stats.new,
+        stats.unchanged,
+        stats.sampled_out,
+        stats.rejected or 0,
+    )
+    return stats
+
+
+def import_hf_file(
+    path: Path,
+    lake: Lake,
+    source: HFSource,
+    *,
+    run_id: str,
+    sample_rows: int | None = None,
+    seed: int | str = 0,
+) -> HFStats:
     """Read one downloaded dataset file (JSONL, JSON array or Parquet) into the lake."""
-    return store_hf_rows(lake, read_hf_file(Path(path), source), run_id=run_id)
+    return import_hf_files(
+        [Path(path)], lake, source, run_id=run_id, sample_rows=sample_rows, seed=seed
+    )

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.hf import HFSource, import_hf_file, normalize_hf_record
+from ingest.hf import (
+    HFSource,
+    import_hf_file,
+    normalize_hf_record,
+    sample_hf_items,
+    store_hf_rows,
+)
 from synthlake.lake import Lake
 from synthlake.rejects import Reject
 
@@ -88,3 +94,71 @@ def test_import_is_incremental_and_counts_drops(tmp_path: Path, lake: Lake) -> N
     assert (second.new, second.unchanged) == (0, 2)
     assert lake.read_raw("hf").num_rows == 2
     assert lake.read_raw("rejects").num_rows == 1  # the same reject is not recorded twice
+
+
+def rows_of(n: int) -> list[dict]:
+    return [
+        normalize_hf_record(
+            {"instruction": f"Q{i}", "output": f"A{i}"}, source=SOURCE, source_file="f", row_index=i
+        )
+        for i in range(n)
+    ]
+
+
+def test_sample_is_seeded_ordered_and_passes_rejects_through() -> None:
+    bad = Reject("hf", "f", "row 3", "missing_output", "d")
+    items = [*rows_of(2), bad, *rows_of(8)[2:]]
+    first = list(sample_hf_items(items, 3, seed=5))
+    assert first[0] is bad  # rejects come out as they stream by
+    kept = [i for i in first if isinstance(i, dict)]
+    assert [r["row_index"] for r in kept] == sorted(r["row_index"] for r in kept)
+    assert len(kept) == 3
+    again = [i for i in sample_hf_items(items, 3, seed=5) if isinstance(i, dict)]
+    assert again == kept
+    assert list(sample_hf_items(items, None, seed=5)) == items
+
+
+def test_sample_is_uniform_not_the_first_rows() -> None:
+    n, k, trials = 10, 3, 3000
+    counts = [0] * n
+    rows = rows_of(n)
+    for seed in range(trials):
+        for item in sample_hf_items(rows, k, seed=seed):
+            if isinstance(item, dict):
+                counts[item["row_index"]] += 1
+    # every row is picked with probability k/n = 0.3 (binomial sd ~0.008 over 3000 trials)
+    assert all(abs(c / trials - k / n) < 0.04 for c in counts), counts
+
+
+def test_store_writes_in_chunks(lake: Lake) -> None:
+    stats = store_hf_rows(lake, rows_of(7), run_id="r1", chunk_rows=3)
+    assert stats.new == 7
+    assert len([f for f in stats.files if "/hf/" in f]) == 3  # 3 + 3 + 1
+    assert lake.read_raw("hf").num_rows == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "kept", "reason"),
+    [
+        ('[{"instruction": "a", "output": "b"}, {"instruction": "c", "out', 1, "truncated_file"),
+        ('[{"instruction": "a", "output": "b"}, 5]', 1, "not_an_object"),
+        ("[]", 0, None),
+    ],
+)
+def test_json_arrays_stream_and_a_cut_keeps_what_came_before(
+    tmp_path: Path, lake: Lake, text: str, kept: int, reason: str | None
+) -> None:
+    path = tmp_path / "oh.json"
+    path.write_text(text)
+    stats = import_hf_file(path, lake, SOURCE, run_id="r1")
+    assert stats.new == kept
+    assert stats.rejected == ({reason: 1} if reason else {})
+
+
+def test_jsonl_cut_inside_the_last_line_is_named_truncated(tmp_path: Path, lake: Lake) -> None:
+    path = tmp_path / "slim.jsonl"
+    good = json.dumps({"conversations": [turn("human", "Q"), turn("gpt", "A")]})
+    path.write_text(good + "\n" + '{"not json\n' + good[:30])
+    stats = import_hf_file(path, lake, SOURCE, run_id="r1")
+    assert stats.new == 1
+    assert stats.rejected == {"invalid_json": 1, "truncated_file": 1}

@@ -1,0 +1,26 @@
+"""One row per (instruction example, target language, prompt version, LLM): the verified
+translation, or the quarantined attempt with its reasons, or why it is untranslatable.
+
+Incremental: pairs already stored are not planned again, so a rebuild sends nothing to
+the LLM. Thin dbt Python model (CONVENTIONS 6): the logic is
+``synthlake.instructions.translate``.
+"""
+
+from synthlake.instructions.translate import SOURCE_COLUMNS, translate_rows
+from synthlake.settings import load_settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="translation_id")
+    rows = (
+        dbt.ref("int_instructions_checked")
+        .filter("is_translation_source")
+        .project(SOURCE_COLUMNS)
+        .to_arrow_table()
+    )
+    seed = dbt.ref("target_languages").project("language_code").to_arrow_table()
+    languages = seed.column("language_code").to_pylist()
+    done = []
+    if dbt.is_incremental:
+        done = [r[0] for r in session.sql(f"select translation_id from {dbt.this}").fetchall()]
+    return translate_rows(rows, languages, load_settings(), done=done)

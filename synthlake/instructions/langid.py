@@ -1,0 +1,165 @@
+"""Language identification of instruction texts with lingua, and the label check.
+
+Every turn of every row is identified on its *prose*: code, URLs, numbers and placeholders
+are removed first (``protect.prose``), since a Python block "looks" like no language and
+drags short answers towards random guesses. Texts with fewer than ``langid_min_letters``
+letters are not judged (lingua itself is unreliable there) and count neither for nor
+against the label. A row is flagged when a turn, or the row's text as a whole, is
+*confidently* another language: the winner has at least ``CONFIDENT`` of lingua's relative
+confidence and the label at most ``LABEL_ABSENT``. Both bounds were set on the sample's
+hard cases: a list of names ("Peru, Portugal, Poland") or of words ending in -tion scores
+0.1-0.5 for several languages including English and must not be flagged, while a real
+Italian sentence scores ~1.0 Italian and ~0.0 English.
+
+lingua is built once per process for a fixed set of languages (settings plus labels and
+targets): the full 75-language detector takes ~6 s and ~1.3 GB to load, a dozen European
+languages ~5 s and ~350 MB, and restricting the set is what makes "is this Italian?" a
+sharp question.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from synthlake.errors import SettingsError
+from synthlake.instructions.protect import letters, prose
+
+log = logging.getLogger(__name__)
+
+CONFIDENT = 0.5  # relative confidence above which a detection is reported
+LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
+MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
+
+LANGID_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("language", pa.string()),  # the dataset's label
+        ("detected_language", pa.string()),  # of the row's text as a whole (None: too short)
+        ("language_confidence", pa.float64()),
+        ("turn_roles", pa.list_(pa.string())),
+        ("turn_languages", pa.list_(pa.string())),  # per turn; None where too short
+        ("mismatched_roles", pa.list_(pa.string())),
+        ("language_mismatch", pa.bool_()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    top: str | None  # lingua's best guess (ISO 639-1); None when the text is too short
+    confidence: float | None  # its relative confidence (0-1)
+    scores: dict[str, float] | None = None  # every candidate language's confidence
+
+    @property
+    def language(self) -> str | None:
+        """The best guess when it is confident, else None."""
+        if self.top is None or (self.confidence or 0) < CONFIDENT:
+            return None
+        return self.top
+
+    def score(self, code: str) -> float:
+        return (self.scores or {}).get(code, 0.0)
+
+    def contradicts(self, label: str) -> bool:
+        """Confidently another language than ``label``, which is (almost) absent."""
+        return self.language not in (None, label) and self.score(label) <= LABEL_ABSENT
+
+
+@functools.lru_cache(maxsize=4)
+def _detector(codes: tuple[str, ...]):  # noqa: ANN202 - lingua's type
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    languages = []
+    for code in codes:
+        try:
+            languages.append(Language.from_iso_code_639_1(getattr(IsoCode639_1, code.upper())))
+        except AttributeError:
+            raise SettingsError(f"lingua does not know the language code {code!r}") from None
+    if len(languages) < 2:
+        raise SettingsError(f"language ID needs at least two languages, got {list(codes)}")
+    return LanguageDetectorBuilder.from_languages(*languages).build()
+
+
+class LanguageIdentifier:
+    """Detect languages among a fixed set; texts under ``min_letters`` get None."""
+
+    def __init__(self, codes: Iterable[str], *, min_letters: int = 20) -> None:
+        self.codes = tuple(sorted({c.lower() for c in codes}))
+        self.min_letters = min_letters
+
+    @classmethod
+    def from_settings(cls, settings, extra: Iterable[str] = ()) -> LanguageIdentifier:  # noqa: ANN001
+        return cls([*settings.langid_languages, *extra], min_letters=settings.langid_min_letters)
+
+    def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
+        """One detection per text (in parallel inside lingua)."""
+        cleaned = [(t if is_prose else prose(t))[:MAX_CHARS] for t in texts]
+        judged = [i for i, t in enumerate(cleaned) if letters(t) >= self.min_letters]
+        out = [Detection(None, None)] * len(texts)
+        if not judged:
+            return out
+        detector = _detector(self.codes)
+        values = detector.compute_language_confidence_values_in_parallel(
+            [cleaned[i] for i in judged]
+        )
+        for i, confidences in zip(judged, values, strict=True):
+            scores = {
+                c.language.iso_code_639_1.name.lower(): round(float(c.value), 4)
+                for c in confidences
+            }
+            if not scores or max(scores.values()) <= 0:
+                continue
+            top = max(scores, key=scores.__getitem__)
+            out[i] = Detection(top, scores[top], scores)
+        return out
+
+    def detect(self, text: str) -> Detection:
+        return self.detect_many([text])[0]
+
+
+def check_languages(rows: pa.Table, identifier: LanguageIdentifier) -> pa.Table:
+    """Detect every turn's language and the row's; flag rows that disagree with the label.
+
+    ``rows`` holds ``id``, ``language`` and ``turns`` (list of {role, content}).
+    """
+    ids = rows.column("id").to_pylist()
+    labels = rows.column("language").to_pylist()
+    turns = rows.column("turns").to_pylist()
+    texts: list[str] = []
+    owner: list[int] = []
+    roles: list[list[str]] = []
+    for i, row_turns in enumerate(turns):
+        roles.append([t["role"] for t in row_turns or []])
+        for turn in row_turns or []:
+            texts.append(turn["content"] or "")
+            owner.append(i)
+    whole = ["\n".join(t["content"] or "" for t in row_turns or []) for row_turns in turns]
+    per_turn = identifier.detect_many(texts)
+    per_row = identifier.detect_many(whole)
+    turn_languages: list[list[str | None]] = [[] for _ in ids]
+    mismatched: list[list[str]] = [[] for _ in ids]
+    for k, i in enumerate(owner):
+        role = roles[i][len(turn_languages[i])]
+        turn_languages[i].append(per_turn[k].language)
+        if per_turn[k].contradicts(labels[i]) and role not in mismatched[i]:
+            mismatched[i].append(role)
+    flags = [bool(mismatched[i]) or per_row[i].contradicts(labels[i]) for i in range(len(ids))]
+    log.info("langid: read %d, language_mismatch %d", len(ids), sum(flags))
+    return pa.table(
+        {
+            "id": ids,
+            "language": labels,
+            "detected_language": [d.language for d in per_row],
+            "language_confidence": [d.confidence for d in per_row],
+            "turn_roles": roles,
+            "turn_languages": turn_languages,
+            "mismatched_roles": mismatched,
+            "language_mismatch": flags,
+        },
+        schema=LANGID_SCHEMA,
+    )

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from synthlake.instructions.langid import LanguageIdentifier, check_languages
+
+LANGS = ["en", "it", "fr", "es", "de", "pt", "nl", "ro", "ca", "pl", "sv"]
+
+
+@pytest.fixture(scope="module")
+def identifier() -> LanguageIdentifier:
+    return LanguageIdentifier(LANGS, min_letters=20)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The museum is closed on Mondays, but tickets can be bought online.", "en"),
+        ("Il museo è chiuso il lunedì, ma puoi acquistare i biglietti online.", "it"),
+        ("Le musée est fermé le lundi, mais on peut acheter les billets en ligne.", "fr"),
+        ("Blue", None),  # too short to judge
+        ("1. Peru\n2. Portugal\n3. Poland\n4. Pakistan", None),  # names: no confident winner
+        (
+            "Here is the code:\n\n```python\ndef ciao_mondo(): return 'ciao'\n```\n\n"
+            "It prints a greeting when you call it.",
+            "en",
+        ),
+    ],
+)
+def test_detection(identifier: LanguageIdentifier, text: str, language: str | None) -> None:
+    assert identifier.detect(text).language == language
+
+
+def turns(*pairs: tuple[str, str]) -> list[dict[str, str]]:
+    return [{"role": role, "content": content} for role, content in pairs]
+
+
+def test_rows_whose_turns_contradict_the_label_are_flagged(identifier: LanguageIdentifier) -> None:
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "id": "translation-task",
+                "language": "en",
+                "turns": turns(
+                    ("user", 'Translate into Italian: "The museum is closed on Mondays."'),
+                    ("assistant", '"Il museo è chiuso il lunedì, e riapre il martedì mattina."'),
+                ),
+            },
+            {
+                "id": "list-of-names",
+                "language": "en",
+                "turns": turns(
+                    ("user", "Name four countries whose names begin with the letter P."),
+                    ("assistant", "1. Peru\n2. Portugal\n3. Poland\n4. Pakistan"),
+                ),
+            },
+            {
+                "id": "mislabelled",
+                "language": "en",
+                "turns": turns(
+                    ("user", "Scrivi una frase sul mare d'inverno e sul vento freddo."),
+                    ("assistant", "Il mare d'inverno è grigio e il vento soffia forte sulla riva."),
+                ),
+            },
+        ]
+    )
+    result = {r["id"]: r for r in check_languages(rows, identifier).to_pylist()}
+    assert result["translation-task"]["language_mismatch"]
+    assert result["translation-task"]["mismatched_roles"] == ["assistant"]
+    assert result["translation-task"]["turn_languages"] == ["en", "it"]
+    assert not result["list-of-names"]["language_mismatch"]
+    assert result["mislabelled"]["language_mismatch"]
+    assert result["mislabelled"]["detected_language"] == "it"
+    assert result["mislabelled"]["mismatched_roles"] == ["user", "assistant"]
+
+
+def test_unknown_language_code_is_a_settings_error() -> None:
+    from synthlake.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="'xx'"):
+        LanguageIdentifier(["en", "xx"]).detect("This is long enough to be judged by lingua.")
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [('["en", "IT"]', ["en", "it"]), ('["english"]', None), ("[]", None)],
+)
+def test_langid_languages_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str, ok: list[str] | None
+) -> None:
+    from synthlake.errors import SettingsError
+    from synthlake.settings import load_settings
+
+    monkeypatch.setenv("SYNTHLAKE_LANGID_LANGUAGES", value)
+    if ok is not None:
+        assert load_settings().langid_languages == ok
+    else:
+        with pytest.raises(SettingsError, match="SYNTHLAKE_LANGID_LANGUAGES"):
+            load_settings()

@@ -1,0 +1,150 @@
+"""The parts of translation that need no LLM: assignment, planning, cleaning, text choice."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+
+from synthlake.instructions.translate import (
+    TranslateConfig,
+    _max_new_tokens,
+    assign_languages,
+    clean_answer,
+    plan_jobs,
+    row_texts,
+    translation_id,
+)
+
+LANGS = ["it", "fr", "es", "de"]
+
+
+def test_one_language_per_row_is_seeded_balanced_and_stable() -> None:
+    ids = [f"row{i}" for i in range(4000)]
+    pairs = assign_languages(ids, LANGS, mode="one", seed=42)
+    assert [p[0] for p in pairs] == ids
+    counts = Counter(lang for _, lang in pairs)
+    assert set(counts) == set(LANGS) and all(900 < c < 1100 for c in counts.values())
+    assert assign_languages(ids, LANGS, mode="one", seed=42) == pairs
+    assert assign_languages(ids, LANGS, mode="one", seed=7) != pairs
+    # adding rows does not move the others (unlike drawing from an RNG in row order)
+    more = dict(assign_languages(["new", *ids], LANGS, mode="one", seed=42))
+    assert all(more[row_id] == lang for row_id, lang in pairs)
+    # the order of the language list does not matter
+    assert assign_languages(ids, LANGS[::-1], mode="one", seed=42) == pairs
+
+
+def test_all_mode_gives_every_language() -> None:
+    assert assign_languages(["a"], LANGS, mode="all", seed=1) == [
+        ("a", "de"),
+        ("a", "es"),
+        ("a", "fr"),
+        ("a", "it"),
+    ]
+    with pytest.raises(ValueError, match="'one' or 'all'"):
+        assign_languages(["a"], LANGS, mode="some", seed=1)
+
+
+def rows(n: int) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {"id": f"r{i}", "language": "en", "instruction": "Q", "output": "A", "turns": []}
+            for i in range(n)
+        ]
+    )
+
+
+def test_plan_skips_done_pairs_and_honours_the_limit() -> None:
+    config = TranslateConfig(mode="all")
+    jobs = plan_jobs(rows(3), LANGS, config, prompt_version="1", llm="local:smollm2")
+    assert len(jobs) == 12
+    done = {j.translation_id for j in jobs[:5]}
+    rest = plan_jobs(rows(3), LANGS, config, prompt_version="1", llm="local:smollm2", done=done)
+    assert [j.translation_id for j in rest] == [j.translation_id for j in jobs[5:]]
+    limited = TranslateConfig(mode="all", limit=4)
+    assert len(plan_jobs(rows(3), LANGS, limited, prompt_version="1", llm="x:y")) == 4
+    paused = TranslateConfig(mode="all", limit=0)
+    assert plan_jobs(rows(3), LANGS, paused, prompt_version="1", llm="x:y") == []
+    # a new prompt version or model is a new translation
+    assert translation_id("r0", "it", "1", "a:b") != translation_id("r0", "it", "2", "a:b")
+    assert translation_id("r0", "it", "1", "a:b") != translation_id("r0", "it", "1", "a:c")
+
+
+def turn(role: str, content: str) -> dict[str, str]:
+    return {"role": role, "content": content}
+
+
+@pytest.mark.parametrize(
+    ("row", "names"),
+    [
+        (
+            {
+                "shape": "alpaca",
+                "system": None,
+                "instruction": "Sum",
+                "input": "2, 3",
+                "output": "5",
+                "turns": [turn("user", "Sum\n\n2, 3"), turn("assistant", "5")],
+            },
+            ["instruction", "input", "output"],
+        ),
+        (
+            {
+                "shape": "sharegpt",
+                "system": "S",
+                "instruction": "Q",
+                "input": None,
+                "output": "A",
+                "turns": [turn("system", "S"), turn("user", "Q"), turn("assistant", "A")],
+            },
+            ["system", "instruction", "output"],
+        ),
+        (
+            {
+                "shape": "sharegpt",
+                "system": "S",
+                "instruction": None,
+                "input": None,
+                "output": None,
+                "turns": [
+                    turn("system", "S"),
+                    turn("user", "Q1"),
+                    turn("assistant", "A1"),
+                    turn("user", "Q2"),
+                    turn("assistant", "A2"),
+                ],
+            },
+            ["turn_0", "turn_1", "turn_2", "turn_3", "turn_4"],
+        ),
+    ],
+)
+def test_row_texts_by_shape(row: dict, names: list[str]) -> None:
+    assert [name for name, _ in row_texts(row)] == names
+
+
+@pytest.mark.parametrize(
+    ("answer", "source", "expected"),
+    [
+        ("<text>\nCiao mondo\n</text>", "Hello world", "Ciao mondo"),
+        ('"Ciao mondo"', "Hello world", "Ciao mondo"),
+        ('"Ciao" disse', '"Hi" he said', '"Ciao" disse'),
+        ('"Ciao"', '"Hi"', '"Ciao"'),  # the source was quoted: keep the quotes
+        ("  Ciao  \n", "Hi", "Ciao"),
+    ],
+)
+def test_clean_answer(answer: str, source: str, expected: str) -> None:
+    assert clean_answer(answer, source) == expected
+
+
+def test_unit_budget_follows_max_new_tokens_and_context() -> None:
+    assert TranslateConfig(max_new_tokens=192).max_unit_chars == 495  # (192 - 8) / 1.3 * 3.5
+    assert TranslateConfig(max_new_tokens=96).max_unit_chars == 236
+    small_context = TranslateConfig(max_new_tokens=192, context_tokens=512)
+    assert small_context.max_unit_chars == int((512 - 220 - 192) * 3.5)
+    # a unit of the longest size gets a token cap that holds its translation
+    for cap in (96, 192):
+        longest = TranslateConfig(max_new_tokens=cap).max_unit_chars
+        assert _max_new_tokens("x" * longest, cap) == cap
+    assert _max_new_tokens("Hello world", 96) == 16
+    assert _max_new_tokens("x" * 100, 96) == 48
