@@ -1,0 +1,40 @@
+-- The articles the news integration works on: one per duplicate group (the canonical one,
+-- the earliest published), with the time clustering uses (publication, else ingestion).
+with
+
+articles as (
+
+    select * from {{ ref('stg_news__articles') }}
+
+),
+
+duplicates as (
+
+    select * from {{ ref('int_news_article_duplicates') }}
+
+),
+
+canonical as (
+
+    select
+        articles.id as article_id,
+        articles.outlet,
+        articles.url,
+        articles.title,
+        articles.subtitle,
+        articles.published_at,
+        coalesce(articles.published_at, articles.ingested_at) as event_at,
+        articles.tags,
+        articles.content,
+        articles.n_words,
+        articles.content_hash,
+        duplicates.duplicate_group_size,
+
+    from articles
+    inner join duplicates
+        on duplicates.article_id = articles.id
+    where duplicates.is_canonical
+
+)
+
+select * from canonical

@@ -1,0 +1,24 @@
+"""One row per canonical article: the story cluster it belongs to.
+
+Agglomerative clustering on cosine distance within a time window, component by component
+of the sparse similarity graph. Logic: synthlake.news.cluster.
+"""
+
+from synthlake.news.cluster import ClusterParams, assign_clusters
+from synthlake.news.embed import EmbeddingKey
+from synthlake.settings import load_settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    settings = load_settings()
+    key = EmbeddingKey.from_settings(settings)
+    articles = dbt.ref("int_news_articles_deduplicated").set_alias("a")
+    embeddings = dbt.ref("int_news_article_embeddings").set_alias("e")
+    embedder = key.embedder.replace("'", "''")
+    joined = articles.join(
+        embeddings.filter(f"embedder = '{embedder}' and text_mode = '{key.text_mode}'"),
+        "a.article_id = e.article_id and a.content_hash = e.content_hash",
+        how="left",
+    ).project("a.article_id, a.event_at, e.embedding_id, e.embedding")
+    return assign_clusters(joined.to_arrow_table(), ClusterParams.from_settings(settings))
