@@ -48,6 +48,11 @@ class GenerationParams:
     """How to generate. ``max_new_tokens=None`` means ``settings.llm_max_new_tokens``.
 
     ``temperature=0`` is greedy decoding (the default: reproducible, cacheable).
+
+    ``answer_prefixes``: the answer must begin with one of these strings (a judge's score
+    line, "4\\n"). The local provider enforces it by constrained decoding of the first
+    tokens, which a 135M model needs to follow a format at all; remote providers get it only
+    through the prompt's wording, and their answers are validated as usual.
     """
 
     max_new_tokens: int | None = None
@@ -55,6 +60,7 @@ class GenerationParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    answer_prefixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.max_new_tokens is not None and self.max_new_tokens < 1:
@@ -65,6 +71,10 @@ class GenerationParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", tuple(self.stop))
+        if not isinstance(self.answer_prefixes, tuple):
+            object.__setattr__(self, "answer_prefixes", tuple(self.answer_prefixes))
+        if any(not prefix for prefix in self.answer_prefixes):
+            raise ValueError("answer_prefixes must be non-empty strings")
 
     def resolved(self, default_max_new_tokens: int) -> GenerationParams:
         if self.max_new_tokens is not None:
@@ -75,6 +85,7 @@ class GenerationParams:
             top_p=self.top_p,
             stop=self.stop,
             seed=self.seed,
+            answer_prefixes=self.answer_prefixes,
         )
 
     @property
@@ -82,13 +93,16 @@ class GenerationParams:
         return self.temperature == 0.0
 
     def as_key(self) -> dict[str, Any]:
-        return {
+        key = {
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
             "stop": list(self.stop),
             "seed": self.seed,
         }
+        if self.answer_prefixes:  # only then: older cache keys stay valid
+            key["answer_prefixes"] = list(self.answer_prefixes)
+        return key
 
 
 MessageLike = Message | Mapping[str, Any]

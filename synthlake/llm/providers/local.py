@@ -23,7 +23,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,30 @@ def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _prefix_constraint(
+    loaded: LoadedModel, prefixes: Sequence[str], *, prompt_width: int
+) -> Callable[[int, Any], list[int]]:
+    """``prefix_allowed_tokens_fn`` for ``generate``: while the answer is shorter than the
+    prefixes, only tokens that continue one of them are allowed; once one is complete (or
+    none can continue), any token. Prefixes are tokenized alone, so the forced tokens
+    decode to the prefix exactly."""
+    sequences = [
+        tuple(loaded.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        for prefix in prefixes
+    ]
+    anything = list(range(len(loaded.tokenizer)))
+
+    def allowed(_batch_id: int, input_ids: Any) -> list[int]:
+        generated = tuple(input_ids[prompt_width:].tolist())
+        k = len(generated)
+        if any(len(seq) <= k and seq == generated[: len(seq)] for seq in sequences):
+            return anything  # a whole prefix is written: free from here
+        nxt = {seq[k] for seq in sequences if len(seq) > k and seq[:k] == generated}
+        return sorted(nxt) or anything
+
+    return allowed
+
+
 class LocalTransformersProvider:
     name = "local"
     remote = False
@@ -337,6 +361,10 @@ class LocalTransformersProvider:
             config.temperature = params.temperature
             config.top_p = params.top_p
         extra: dict[str, Any] = {}
+        if params.answer_prefixes:
+            extra["prefix_allowed_tokens_fn"] = _prefix_constraint(
+                loaded, params.answer_prefixes, prompt_width=width
+            )
         if params.stop:
             config.stop_strings = list(params.stop)
             extra["tokenizer"] = loaded.tokenizer

@@ -163,3 +163,27 @@ def test_converted_weights_are_cached_for_later_processes(model_cache):
     assert done.returncode == 0, done.stderr
     assert f"loaded local model smollm2 from {target}" in done.stdout
     assert "dequantizing" not in done.stdout
+
+
+def test_answer_prefixes_hold_the_answer_to_one_of_them(model_cache, tmp_path):
+    """Constrained decoding: a batch of questions that invite free text all answer with one
+    of the allowed score lines, then go on freely; without the constraint they do not."""
+    prefixes = ("1\n", "2\n", "3.5\n")
+    free = asks(QUESTIONS[:3], max_new_tokens=8)
+    held = [
+        LLMRequest(
+            r.row_id, r.messages, GenerationParams(max_new_tokens=8, answer_prefixes=prefixes)
+        )
+        for r in free
+    ]
+    runner = local_runner(tmp_path, llm_cache=False)
+    unconstrained = runner.run(free)
+    constrained = runner.run(held)
+
+    assert not any(r.text.startswith(prefixes) for r in unconstrained)
+    for result in constrained:
+        assert result.ok
+        assert result.text.startswith(tuple(p.strip() for p in prefixes)), result.text
+        first, _, rest = result.text.partition("\n")
+        assert first in {"1", "2", "3.5"}
+        assert rest.strip(), "the model goes on after the forced prefix"

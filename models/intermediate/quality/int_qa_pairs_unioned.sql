@@ -1,0 +1,228 @@
+-- Every QA pair of either domain in one shape, the input of the judge and of toxicity.
+-- Instructions: the kept (non-duplicate) examples as ingested, and their verified
+-- translations (the latest verified attempt per row and language). A single exchange is
+-- instruction/input/output; a multi-turn conversation is judged on its last answer, with
+-- the turns before it as the question. News: the latest QA pair of each cluster in
+-- news_qa (question = instruction + sources, answer = the integrated summary).
+-- qa_hash changes whenever what the judge reads changes, so a changed pair is judged
+-- again.
+with
+
+instructions as (
+
+    select * from {{ ref('int_instructions_checked') }}
+
+),
+
+translations as (
+
+    select * from {{ ref('int_instructions_translated') }}
+
+),
+
+news_qa as (
+
+    select * from {{ ref('news_qa') }}
+
+),
+
+kept_instructions as (
+
+    select
+        'ins:' || id as qa_id,
+        cast(null as varchar) as parent_qa_id,
+        id as source_row_id,
+        source_dataset,
+        language,
+        language as source_language,
+        false as is_translation,
+        system,
+        instruction,
+        input,
+        output,
+        turns,
+        is_multi_turn,
+        cast(null as varchar) as translation_id,
+        cast(null as varchar) as generator_llm,
+        cast(null as varchar) as generator_prompt_version,
+    from instructions
+    where is_kept
+
+),
+
+latest_translations as (
+
+    select *
+    from translations
+    where status = 'verified'
+    qualify row_number() over (
+        partition by id, target_language order by translated_at desc, translation_id
+    ) = 1
+
+),
+
+translated_instructions as (
+
+    select
+        'ins:' || latest_translations.id || ':' || latest_translations.target_language
+            as qa_id,
+        'ins:' || latest_translations.id as parent_qa_id,
+        latest_translations.id as source_row_id,
+        latest_translations.source_dataset,
+        latest_translations.target_language as language,
+        latest_translations.source_language,
+        true as is_translation,
+        latest_translations.system,
+        latest_translations.instruction,
+        latest_translations.input,
+        latest_translations.output,
+        latest_translations.turns,
+        instructions.is_multi_turn,
+        latest_translations.translation_id,
+        latest_translations.llm as generator_llm,
+        latest_translations.prompt_version as generator_prompt_version,
+    from latest_translations
+    -- a translation counts only while its original is kept (not since marked a duplicate)
+    inner join instructions
+        on latest_translations.id = instructions.id
+        and instructions.is_kept
+
+),
+
+all_instructions as (
+
+    select * from kept_instructions
+    union all
+    select * from translated_instructions
+
+),
+
+instruction_dialogues as (
+
+    select
+        *,
+        list_filter(turns, lambda t: t.role <> 'system') as dialogue,
+    from all_instructions
+
+),
+
+instruction_pairs as (
+
+    select
+        qa_id,
+        'instructions' as domain,
+        case
+            when not is_multi_turn then instruction
+            else array_to_string(
+                list_transform(
+                    dialogue[1:len(dialogue) - 1],
+                    lambda t: case t.role when 'user' then 'User: ' else 'Assistant: ' end
+                        || t.content
+                ),
+                chr(10) || chr(10)
+            )
+        end as question,
+        case when not is_multi_turn then input end as input,
+        case when not is_multi_turn then output else dialogue[-1].content end as answer,
+        system,
+        language,
+        source_language,
+        is_translation,
+        is_multi_turn,
+        parent_qa_id,
+        source_dataset,
+        'hf' as source_table,
+        [source_row_id] as source_record_ids,
+        translation_id,
+        generator_llm,
+        generator_prompt_version,
+        cast(null as varchar) as cluster_id,
+        cast([] as struct(
+            article_id varchar, outlet varchar, title varchar, url varchar, content varchar
+        )[]) as sources,
+        cast(null as double[]) as similarities,
+        cast(null as double) as similarity_mean,
+        cast(null as double) as similarity_min,
+        cast(null as double) as similarity_std,
+        cast(null as boolean) as hallucination_flag,
+    from instruction_dialogues
+    where (not is_multi_turn and output is not null)
+        or (is_multi_turn and dialogue[-1].role = 'assistant')
+
+),
+
+latest_news as (
+
+    -- one QA pair per cluster: the latest summary (another prompt version or LLM may
+    -- have summarized the same cluster before)
+    select *
+    from news_qa
+    qualify row_number() over (
+        partition by cluster_id order by generated_at desc, qa_id
+    ) = 1
+
+),
+
+news_pairs as (
+
+    select
+        'news:' || qa_id as qa_id,
+        'news' as domain,
+        question,
+        cast(null as varchar) as input,
+        answer,
+        cast(null as varchar) as system,
+        language,
+        language as source_language,
+        false as is_translation,
+        false as is_multi_turn,
+        cast(null as varchar) as parent_qa_id,
+        cast(null as varchar) as source_dataset,
+        'news' as source_table,
+        list_transform(sources, lambda s: s.article_id) as source_record_ids,
+        cast(null as varchar) as translation_id,
+        llm as generator_llm,
+        prompt_version as generator_prompt_version,
+        cluster_id,
+        list_transform(
+            sources,
+            lambda s: {
+                'article_id': s.article_id,
+                'outlet': s.outlet,
+                'title': s.title,
+                'url': s.link,
+                'content': s.content,
+            }
+        ) as sources,
+        similarity as similarities,
+        similarity_mean,
+        similarity_min,
+        similarity_std,
+        hallucination_flag,
+    from latest_news
+
+),
+
+unioned as (
+
+    select * from instruction_pairs
+    union all by name
+    select * from news_pairs
+
+),
+
+final as (
+
+    select
+        *,
+        len(sources) as n_sources,
+        md5(
+            coalesce(question, '') || chr(31) || coalesce(input, '') || chr(31)
+            || coalesce(answer, '') || chr(31) || coalesce(language, '') || chr(31)
+            || coalesce(cast(to_json(sources) as varchar), '')
+        ) as qa_hash,
+    from unioned
+
+)
+
+select * from final

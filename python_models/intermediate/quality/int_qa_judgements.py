@@ -1,0 +1,24 @@
+"""One row per (QA pair, judge dimension): the judge's 0-5 score and explanation, or the
+quarantined answer that never parsed.
+
+Incremental: a pair is judged again only when it changed (qa_hash), or the judge LLM or
+its prompt version did; a rebuild with nothing new sends nothing. Thin dbt Python model
+(CONVENTIONS 6): the logic is ``synthlake.quality.judge``.
+"""
+
+from synthlake.quality.judge import judge_pairs
+from synthlake.settings import load_settings
+
+
+def model(dbt, session):
+    dbt.config(materialized="incremental", unique_key="judgement_id")
+    pairs = dbt.ref("int_qa_pairs_unioned").project(
+        "qa_id, domain, qa_hash, question, input, answer, language, sources"
+    )
+    dimensions = dbt.ref("judge_dimensions").to_arrow_table().to_pylist()
+    done = None
+    if dbt.is_incremental:
+        done = session.sql(
+            f"select judgement_id, qa_hash, judge_llm, prompt_version from {dbt.this}"
+        ).to_arrow_table()
+    return judge_pairs(pairs.to_arrow_table(), dimensions, load_settings(), done=done)

@@ -1,0 +1,418 @@
+"""Toxicity of QA pairs with Detoxify: the 7 scores of every answer (and question, by setting).
+
+Detoxify downloads its checkpoints from GitHub on first use, which fails offline. Local
+weights are used instead when ``SYNTHLAKE_DETOXIFY_CHECKPOINT`` names a checkpoint file
+(Detoxify's own format: ``{"config": ..., "state_dict": ...}``) and, for a machine with no
+Hugging Face cache, ``SYNTHLAKE_DETOXIFY_CONFIG_DIR`` names the directory with the config
+and tokenizer of the checkpoint's base model (``xlm-roberta-base`` for ``multilingual``,
+``bert-base-uncased`` for ``original``, ``roberta-base`` for ``unbiased``). Without
+either, a checkpoint already in torch's hub cache is used. Nothing is ever downloaded: when
+nothing can be loaded the stage writes ``toxicity_status = 'unavailable'`` with null scores
+(never zeros, which would read as "clean") and ``toxicity_status()`` tells the run summary
+how to enable it.
+
+The model is loaded once per process and texts are scored in batches sorted by length
+(``toxicity_batch_size``), so padding stays small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from synthlake.errors import DependencyMissing
+
+log = logging.getLogger(__name__)
+
+LABELS = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "identity_attack",
+    "insult",
+    "threat",
+    "sexual_explicit",
+)
+# Detoxify's released checkpoints (file names in its download URLs), for the hub cache.
+CHECKPOINT_FILES = {
+    "original": "toxic_original-c1212f89.ckpt",
+    "unbiased": "toxic_debiased-c7548aa0.ckpt",
+    "multilingual": "multilingual_debiased-0b549669.ckpt",
+}
+BASE_MODELS = {
+    "original": "bert-base-uncased",
+    "unbiased": "roberta-base",
+    "multilingual": "xlm-roberta-base",
+}
+# Detoxify renames some classes of its older checkpoints; so do we.
+_RENAMED = {
+    "toxic": "toxicity",
+    "identity_hate": "identity_attack",
+    "severe_toxic": "severe_toxicity",
+}
+FIELDS = ("answer", "question")
+
+TOXICITY_SCHEMA = pa.schema(
+    [
+        ("toxicity_id", pa.string()),  # qa_id|field
+        ("qa_id", pa.string()),
+        ("field", pa.string()),  # 'answer' or 'question'
+        ("text_hash", pa.string()),
+        ("toxicity_status", pa.string()),  # 'ok' or 'unavailable'
+        *[(label, pa.float64()) for label in LABELS],  # null unless ok (or not in the model)
+        ("max_score", pa.float64()),
+        ("toxicity_model", pa.string()),  # e.g. 'multilingual@<checkpoint fingerprint>'
+        ("unavailable_reason", pa.string()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+class ToxicityUnavailable(RuntimeError):
+    """Detoxify cannot be loaded here; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class DetoxifySource:
+    """Where the Detoxify weights come from, and an id that changes when they do."""
+
+    model_type: str
+    checkpoint: Path
+    config_dir: Path | None
+    fingerprint: str
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.model_type}@{self.fingerprint}"
+
+
+def enable_hint(model_type: str = "multilingual") -> str:
+    base = BASE_MODELS.get(model_type, "the checkpoint's base model")
+    return (
+        f"set SYNTHLAKE_DETOXIFY_CHECKPOINT to a Detoxify '{model_type}' checkpoint file "
+        f"({CHECKPOINT_FILES.get(model_type, '<model>.ckpt')}, from Detoxify's releases) and "
+        f"SYNTHLAKE_DETOXIFY_CONFIG_DIR to a directory with the config and tokenizer of {base} "
+        "(or put it in torch's hub cache, torch.hub.get_dir()/checkpoints); then rebuild: only the "
+        "unscored rows are scored"
+    )
+
+
+def _hub_cache_file(model_type: str) -> Path | None:
+    name = CHECKPOINT_FILES.get(model_type)
+    if name is None:
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    path = Path(torch.hub.get_dir()) / "checkpoints" / name
+    return path if path.is_file() else None
+
+
+def _fingerprint(path: Path) -> str:
+    """Name, size and the first MiB: cheap, and changes when the file does."""
+    digest = hashlib.sha256(f"{path.name}\0{path.stat().st_size}\0".encode())
+    with path.open("rb") as handle:
+        digest.update(handle.read(1 << 20))
+    return digest.hexdigest()[:12]
+
+
+def resolve_source(settings: Any) -> DetoxifySource:
+    """The weights to load, or ``ToxicityUnavailable`` saying what is missing (no loading)."""
+    model_type = settings.detoxify_model
+    config_dir = settings.detoxify_config_dir
+    if config_dir is not None and not Path(config_dir).is_dir():
+        raise ToxicityUnavailable(f"SYNTHLAKE_DETOXIFY_CONFIG_DIR={config_dir} is not a directory")
+    if settings.detoxify_checkpoint is not None:
+        path = Path(settings.detoxify_checkpoint).expanduser()
+        if not path.is_file():
+            raise ToxicityUnavailable(f"SYNTHLAKE_DETOXIFY_CHECKPOINT={path} does not exist")
+        return DetoxifySource(model_type, path, config_dir, _fingerprint(path))
+    cached = _hub_cache_file(model_type)
+    if cached is not None:
+        return DetoxifySource(model_type, cached, config_dir, _fingerprint(cached))
+    # never Detoxify's own download: a run fetches no weights (it would also stall offline)
+    raise ToxicityUnavailable(
+        f"no local Detoxify '{model_type}' checkpoint (SYNTHLAKE_DETOXIFY_CHECKPOINT is not "
+        "set, none in torch's hub cache); runs never download weights"
+    )
+
+
+_LOADED: dict[str, Any] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_detoxify(source: DetoxifySource) -> Any:
+    """A ``detoxify.Detoxify`` for ``source``, loaded once per process."""
+    with _LOAD_LOCK:
+        model = _LOADED.get(source.model_id + str(source.checkpoint))
+        if model is None:
+            model = _load(source)
+            _LOADED[source.model_id + str(source.checkpoint)] = model
+        return model
+
+
+def _load(source: DetoxifySource) -> Any:
+    try:
+        import torch
+        from detoxify import Detoxify
+    except ImportError as exc:
+        raise DependencyMissing("detoxify", "toxicity scoring") from exc
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    checkpoint = str(source.checkpoint)
+    config_dir = str(source.config_dir) if source.config_dir else None
+    try:
+        return Detoxify(
+            source.model_type,
+            checkpoint=checkpoint,
+            device=device,
+            huggingface_config_path=config_dir,
+        )
+    except Exception as exc:  # noqa: BLE001 - offline downloads, bad files: not available
+        if config_dir is None:
+            raise ToxicityUnavailable(f"Detoxify could not load: {exc}") from exc
+        first_error = exc
+    # Detoxify resolves the checkpoint's base model name ('xlm-roberta-base') on the hub
+    # even when given a config directory; offline, read the config from that directory.
+    try:
+        return _load_with_local_base(source, Detoxify, torch, device)
+    except Exception as exc:  # noqa: BLE001 - any failure here means "not available"
+        raise ToxicityUnavailable(
+            f"Detoxify could not load {checkpoint}: {first_error}; with the base model read "
+            f"from {config_dir}: {exc}"
+        ) from exc
+
+
+def _load_with_local_base(
+    source: DetoxifySource, detoxify_cls: Any, torch: Any, device: str
+) -> Any:
+    from detoxify.detoxify import get_model_and_tokenizer
+
+    loaded = torch.load(source.checkpoint, map_location=device, weights_only=False)
+    if "config" not in loaded or "state_dict" not in loaded:
+        raise ValueError("not a Detoxify checkpoint (no 'config' and 'state_dict')")
+    args = dict(loaded["config"]["arch"]["args"])
+    args["model_type"] = str(source.config_dir)
+    model, tokenizer = get_model_and_tokenizer(
+        **args, state_dict=loaded["state_dict"], huggingface_config_path=str(source.config_dir)
+    )
+    classes = loaded["config"]["dataset"]["args"]["classes"]
+    instance = detoxify_cls.__new__(detoxify_cls)
+    instance.model = model.to(device)
+    instance.tokenizer = tokenizer
+    instance.class_names = [_RENAMED.get(name, name) for name in classes]
+    instance.device = device
+    return instance
+
+
+def score_texts(model: Any, texts: Sequence[str], batch_size: int) -> list[dict[str, float | None]]:
+    """The 7 scores of each text, in input order; batches hold texts of similar length.
+
+    A label the checkpoint does not predict (``original`` has no ``sexual_explicit``) is
+    None, not 0.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[dict[str, float | None]] = [{} for _ in texts]
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        predicted = model.predict([texts[i] for i in chunk])
+        for label in LABELS:
+            values = predicted.get(label)
+            if values is not None and not isinstance(values, list):
+                values = [values]  # Detoxify squeezes a batch of one to a float
+            for k, i in enumerate(chunk):
+                out[i][label] = None if values is None else float(values[k])
+    return out
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class _Item:
+    qa_id: str
+    field: str
+    text: str
+    text_hash: str
+
+    @property
+    def toxicity_id(self) -> str:
+        return f"{self.qa_id}|{self.field}"
+
+
+def candidate_items(pairs: pa.Table, settings: Any) -> list[_Item]:
+    """Every non-blank answer (and question, with ``toxicity_on_questions``)."""
+    fields = FIELDS if settings.toxicity_on_questions else ("answer",)
+    items = []
+    for row in pairs.select(["qa_id", "question", "answer"]).to_pylist():
+        for field in fields:
+            text = row[field]
+            if text is not None and text.strip():
+                items.append(_Item(row["qa_id"], field, text, text_hash(text)))
+    return items
+
+
+def score_pairs(
+    pairs: pa.Table,
+    settings: Any,
+    *,
+    done: pa.Table | None = None,
+    model: Any = None,
+) -> pa.Table:
+    """Toxicity rows (``TOXICITY_SCHEMA``) for the pairs of ``int_qa_pairs_unioned``.
+
+    ``done`` holds ``toxicity_id, text_hash, toxicity_model`` of the stored 'ok' rows:
+    a text scored by the current model is skipped. When Detoxify cannot be loaded, texts
+    with no score at all get 'unavailable' rows; stored scores are never overwritten by
+    'unavailable'. ``model`` (a loaded Detoxify) skips resolving and loading.
+    """
+    scored: set[tuple[str, str, str]] = set()
+    if done is not None and done.num_rows:
+        cols = [done.column(c).to_pylist() for c in ("toxicity_id", "text_hash", "toxicity_model")]
+        scored = set(zip(*cols, strict=True))
+    scored_texts = {key[:2] for key in scored}
+    candidates = candidate_items(pairs, settings)
+    error: ToxicityUnavailable | None = None
+    source: DetoxifySource | None = None
+    try:
+        source = resolve_source(settings)
+    except ToxicityUnavailable as exc:
+        error = exc
+    if source is not None:
+        items = [
+            i for i in candidates if (i.toxicity_id, i.text_hash, source.model_id) not in scored
+        ]
+        if items and model is None:
+            try:
+                model = load_detoxify(source)
+            except ToxicityUnavailable as exc:
+                error = exc
+    if error is not None:
+        items = [i for i in candidates if (i.toxicity_id, i.text_hash) not in scored_texts]
+    if not items:
+        log.info("toxicity: nothing new to score")
+        return TOXICITY_SCHEMA.empty_table()
+    now = datetime.now(UTC)
+    base = [
+        {
+            "toxicity_id": item.toxicity_id,
+            "qa_id": item.qa_id,
+            "field": item.field,
+            "text_hash": item.text_hash,
+            "scored_at": now,
+        }
+        for item in items
+    ]
+    if error is not None or source is None:
+        log.warning(
+            "toxicity: Detoxify unavailable (%s); %d texts left unscored. To enable: %s",
+            error,
+            len(items),
+            enable_hint(settings.detoxify_model),
+        )
+        rows = [
+            row
+            | {
+                "toxicity_status": "unavailable",
+                "toxicity_model": settings.detoxify_model,
+                "unavailable_reason": str(error),
+            }
+            for row in base
+        ]
+        return pa.Table.from_pylist(rows, schema=TOXICITY_SCHEMA)
+    scores = score_texts(model, [item.text for item in items], settings.toxicity_batch_size)
+    rows = []
+    for row, score in zip(base, scores, strict=True):
+        present = [v for v in score.values() if v is not None]
+        rows.append(
+            row
+            | score
+            | {
+                "toxicity_status": "ok",
+                "max_score": max(present) if present else None,
+                "toxicity_model": source.model_id,
+            }
+        )
+    flagged = sum(1 for r in rows if (r["max_score"] or 0) >= settings.toxicity_max_score)
+    log.info(
+        "toxicity (%s): %d texts scored, %d at or above %.2f",
+        source.model_id,
+        len(rows),
+        flagged,
+        settings.toxicity_max_score,
+    )
+    return pa.Table.from_pylist(rows, schema=TOXICITY_SCHEMA)
+
+
+def toxicity_status(settings: Any, lake: Any = None) -> dict[str, Any]:
+    """For the run summary: can toxicity be scored here, what the last build did, and how
+    to enable it when it cannot. Never loads the model.
+
+    ``status`` is 'ok' (every stored text scored), 'partial', 'unavailable' (Detoxify cannot
+    load here, or nothing was scored) or 'not_built' (no toxicity table yet and Detoxify is
+    configured).
+    """
+    info: dict[str, Any] = {"model": settings.detoxify_model}
+    try:
+        source = resolve_source(settings)
+        info["source"] = str(source.checkpoint)
+        available, reason = True, None
+    except ToxicityUnavailable as exc:
+        available, reason = False, str(exc)
+    counts = _stored_counts(lake) if lake is not None else None
+    if counts is not None:
+        info.update(counts)
+    if counts is None or counts["scored"] + counts["unavailable"] == 0:
+        status = "not_built" if available else "unavailable"
+    elif counts["unavailable"] == 0:
+        status = "ok"
+    elif counts["scored"] == 0:
+        status = "unavailable"
+    else:
+        status = "partial"
+    info["status"] = status
+    if not available:
+        info["reason"] = reason
+    if status in {"unavailable", "partial"} or not available:
+        info["hint"] = enable_hint(settings.detoxify_model)
+    return info
+
+
+def _stored_counts(lake: Any) -> dict[str, int] | None:
+    import duckdb
+
+    warehouse = Path(lake.warehouse)
+    if not warehouse.is_file():
+        return None
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            rows = con.execute(
+                "select toxicity_status, count(*) from int_qa_toxicity group by all"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    counts = dict(rows)
+    return {"scored": int(counts.get("ok", 0)), "unavailable": int(counts.get("unavailable", 0))}
+
+
+__all__ = [
+    "LABELS",
+    "TOXICITY_SCHEMA",
+    "DetoxifySource",
+    "ToxicityUnavailable",
+    "enable_hint",
+    "load_detoxify",
+    "resolve_source",
+    "score_pairs",
+    "score_texts",
+    "toxicity_status",
+]

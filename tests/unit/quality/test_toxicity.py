@@ -1,0 +1,159 @@
+"""Detoxify scoring: the real loading and batching path on a tiny checkpoint built here,
+and the 'unavailable' path (no weights: null scores, never zeros, and a hint)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from synthlake.quality.toxicity import (
+    LABELS,
+    TOXICITY_SCHEMA,
+    load_detoxify,
+    resolve_source,
+    score_pairs,
+    text_hash,
+    toxicity_status,
+)
+from synthlake.settings import load_settings
+from tests.unit.quality.tiny_detoxify import build_tiny_detoxify
+
+TEXTS = [
+    "hello",
+    "you idiot",
+    "what is the capital of france ? paris , a nice day",
+    "ciao mondo",
+    "the world is a good nice day , hello hello hello world",
+]
+
+
+def pairs(answers: list[str], questions: list[str] | None = None) -> pa.Table:
+    questions = questions or ["what"] * len(answers)
+    return pa.table(
+        {
+            "qa_id": [f"q{i}" for i in range(len(answers))],
+            "question": questions,
+            "answer": answers,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_tiny_detoxify(tmp_path_factory.mktemp("detoxify"))
+
+
+@pytest.fixture
+def no_hub_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+
+
+def test_without_weights_rows_are_unavailable_with_null_scores(no_hub_cache, tmp_path) -> None:
+    settings = load_settings(lake_root=tmp_path / "lake")
+    table = score_pairs(pairs(TEXTS[:2]), settings)
+    assert table.schema == TOXICITY_SCHEMA
+    rows = table.to_pylist()
+    assert [r["toxicity_status"] for r in rows] == ["unavailable", "unavailable"]
+    assert all(r[label] is None for r in rows for label in LABELS)  # never zeros
+    assert all(r["max_score"] is None for r in rows)
+    assert "never download" in rows[0]["unavailable_reason"]
+
+
+def test_status_says_how_to_enable_it(no_hub_cache, tmp_path) -> None:
+    status = toxicity_status(load_settings(lake_root=tmp_path / "lake"))
+    assert status["status"] == "unavailable"
+    assert "SYNTHLAKE_DETOXIFY_CHECKPOINT" in status["hint"]
+    assert "xlm-roberta-base" in status["hint"]  # the multilingual model's base
+
+
+def test_a_checkpoint_setting_that_names_no_file_is_named(tmp_path) -> None:
+    missing = tmp_path / "nope.ckpt"
+    settings = load_settings(lake_root=tmp_path / "lake", detoxify_checkpoint=missing)
+    [row] = score_pairs(pairs(["hello"]), settings).to_pylist()
+    assert row["toxicity_status"] == "unavailable"
+    assert (
+        str(missing) in row["unavailable_reason"] and "does not exist" in row["unavailable_reason"]
+    )
+
+
+def test_real_loading_and_batching_match_one_by_one_predictions(tiny, tmp_path) -> None:
+    checkpoint, config_dir = tiny
+    settings = load_settings(
+        lake_root=tmp_path / "lake",
+        detoxify_checkpoint=checkpoint,
+        detoxify_config_dir=config_dir,
+        toxicity_batch_size=2,
+        toxicity_on_questions=True,
+    )
+    table = score_pairs(pairs(TEXTS, questions=list(reversed(TEXTS))), settings)
+    rows = {r["toxicity_id"]: r for r in table.to_pylist()}
+    assert len(rows) == 2 * len(TEXTS)
+    model = load_detoxify(resolve_source(settings))
+    for i, text in enumerate(TEXTS):
+        row = rows[f"q{i}|answer"]
+        assert row["toxicity_status"] == "ok" and row["text_hash"] == text_hash(text)
+        expected = model.predict([text])
+        for label in LABELS:
+            assert row[label] == pytest.approx(expected[label], abs=1e-5)
+            assert 0.0 <= row[label] <= 1.0
+        assert row["max_score"] == pytest.approx(max(expected.values()), abs=1e-5)
+        assert rows[f"q{i}|question"]["toxicity"] == pytest.approx(
+            model.predict([TEXTS[-1 - i]])["toxicity"], abs=1e-5
+        )
+    assert len({r["toxicity"] for r in rows.values()}) > 3  # not one constant
+    assert {r["toxicity_model"] for r in rows.values()} == {resolve_source(settings).model_id}
+
+
+def test_stored_scores_are_not_recomputed_but_changed_texts_are(tiny, tmp_path) -> None:
+    checkpoint, config_dir = tiny
+    settings = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    first = score_pairs(pairs(TEXTS[:3]), settings)
+    done = first.select(["toxicity_id", "text_hash", "toxicity_model"])
+    assert score_pairs(pairs(TEXTS[:3]), settings, done=done).num_rows == 0
+    changed = score_pairs(pairs([TEXTS[0], "a new answer", TEXTS[2]]), settings, done=done)
+    assert changed.column("toxicity_id").to_pylist() == ["q1|answer"]
+
+
+def test_no_weights_never_overwrites_stored_scores(tiny, no_hub_cache, tmp_path) -> None:
+    checkpoint, config_dir = tiny
+    with_weights = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    done = score_pairs(pairs(TEXTS[:2]), with_weights).select(
+        ["toxicity_id", "text_hash", "toxicity_model"]
+    )
+    without = load_settings(lake_root=tmp_path / "lake")
+    rows = score_pairs(pairs([*TEXTS[:2], "new"]), without, done=done).to_pylist()
+    assert [(r["toxicity_id"], r["toxicity_status"]) for r in rows] == [
+        ("q2|answer", "unavailable")
+    ]
+
+
+def test_a_real_checkpoint_naming_a_hub_model_loads_from_the_config_dir(tmp_path) -> None:
+    # Real Detoxify checkpoints name their base model ('xlm-roberta-base'); offline,
+    # Detoxify itself cannot resolve it even with huggingface_config_path.
+    checkpoint, config_dir = build_tiny_detoxify(tmp_path, model_type="bert-base-uncased")
+    settings = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    [row] = score_pairs(pairs(["you idiot"]), settings).to_pylist()
+    assert row["toxicity_status"] == "ok" and 0.0 <= row["toxicity"] <= 1.0
+
+
+def test_a_label_the_checkpoint_lacks_is_null_not_zero(tmp_path) -> None:
+    # Detoxify's 'original' model has 6 classes, named as in the Jigsaw data.
+    classes = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+    checkpoint, config_dir = build_tiny_detoxify(tmp_path, classes=classes)
+    settings = load_settings(
+        lake_root=tmp_path / "lake",
+        detoxify_model="original",
+        detoxify_checkpoint=checkpoint,
+        detoxify_config_dir=config_dir,
+    )
+    [row] = score_pairs(pairs(["hello world"]), settings).to_pylist()
+    assert row["sexual_explicit"] is None
+    assert all(row[label] is not None for label in LABELS if label != "sexual_explicit")
