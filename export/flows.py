@@ -1,4 +1,5 @@
-"""Prefect flows of the export room: ``export_mongo`` (marts -> MongoDB).
+"""Prefect flows of the export room: ``export_mongo`` (marts -> MongoDB) and
+``export_training`` (``exp_train__sft`` -> lake/exports/training/, optionally the Hub).
 
 The flow only wires a task; what the task does lives in ``export/mongo.py``. The task is
 retried on connection failures only: the export is idempotent and resumable, so a retry
@@ -18,6 +19,7 @@ from prefect.tasks import exponential_backoff
 
 from export.mongo import MongoExportError
 from export.mongo import export_mongo as run_mongo_export
+from export.training import export_training as run_training_export
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings
 
@@ -68,3 +70,38 @@ def export_mongo(lake_root: str | None = None) -> dict[str, Any]:
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).require()
     return upsert_mongo_documents(settings, lake, new_run_id())
+
+
+@task(name="write_training_dataset", cache_policy=NO_CACHE)
+def write_training_dataset(
+    settings: Settings, lake: Lake, push: str | None = None
+) -> dict[str, Any]:
+    """Write the training dataset (JSONL + Parquet + manifest + card); push it if asked.
+
+    Not retried: the files are local (a failure leaves the previous export intact) and a
+    failed push is better rerun by hand than repeated against a hub that refused it.
+    """
+    result = run_training_export(settings, lake, push=push)
+    logger = get_run_logger()
+    for warning in result.warnings:
+        logger.warning("training export: %s", warning)
+    logger.info(
+        "training export: rows=%d %s excluded=%s -> %s",
+        result.n_rows,
+        " ".join(f"{split}={n}" for split, n in result.counts.items()),
+        result.excluded,
+        result.directory,
+    )
+    return result.as_dict()
+
+
+@flow(name="export_training")
+def export_training(lake_root: str | None = None, push: str | None = None) -> dict[str, Any]:
+    """Export the built warehouse's ``exp_train__sft`` to lake/exports/training/.
+
+    ``push``: a Hugging Face dataset repo (``owner/name``) to upload the folder to. Returns
+    the export summary (see ``export.training.TrainingExport.as_dict``).
+    """
+    settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
+    lake = Lake.from_settings(settings).require()
+    return write_training_dataset(settings, lake, push)

@@ -1,44 +1,80 @@
 -- One MongoDB document per news QA pair (collection `news_qa`, export/mongo.py). Every column
 -- is a document field, so the field list and types live here, in `typed`, and nowhere else.
---
--- Until the `news_qa` mart and the scores exist, `news_qa` below yields no rows, with the
--- column names the mapping expects: the mart builds, its tests run, and the export creates
--- the collection, its validator and indexes, and writes nothing. To switch it on, replace
--- the body of the `news_qa` CTE with the real refs (news_qa joined to its scores), shaped to
--- these column names; `typed` and `documents` stay as they are.
+-- The pair, its sources and similarities come from news_qa; toxicity and the judge's scores
+-- from qa_pairs (the same pair, one per cluster: the latest summary).
+{% set dimensions = judge_dimensions() %}
 with
+
+summaries as (
+
+    select * from {{ ref('news_qa') }}
+
+),
+
+scored_pairs as (
+
+    select * from {{ ref('qa_pairs') }}
+    where domain = 'news'
+
+),
 
 news_qa as (
 
     select
-        null as cluster_id,
-        null as lineage_ids,       -- the source article ids
-        null as date,              -- the newest source's publication time
-        null as tags,
-        null as sources,           -- {id, title, link, date, content, tags, source_site}
-        null as similarity,        -- answer-vs-source similarity, aligned with `sources`
-        null as similarity_min,
-        null as similarity_max,
-        null as similarity_mean,
-        null as similarity_std,    -- the study's "variability"
-        null as question,
-        null as answer,
-        null as language,
-        null as toxicity,
-        null as severe_toxicity,
-        null as obscene,
-        null as identity_attack,
-        null as insult,
-        null as threat,
-        null as sexual_explicit,
-        null as toxicity_status,
-        null as judge,             -- one {dimension, score, explanation} per rubric dimension
-        null as judge_model,
-        null as judge_prompt_version,
-        null as prompt_version,
-        null as model,
-    from {{ ref('stg_news__articles') }}
-    where false
+        summaries.cluster_id,
+        summaries.source_article_ids as lineage_ids,
+        list_max(list_transform(summaries.sources, lambda s: s.date)) as date,
+        list_sort(list_distinct(flatten(list_transform(summaries.sources, lambda s: s.tags))))
+            as tags,
+        list_transform(
+            summaries.sources,
+            lambda s: {
+                'id': s.article_id,
+                'title': s.title,
+                'link': s.link,
+                'date': s.date,
+                'content': s.content,
+                'tags': s.tags,
+                'source_site': s.outlet,
+            }
+        ) as sources,
+        summaries.similarity,
+        summaries.similarity_min,
+        summaries.similarity_max,
+        summaries.similarity_mean,
+        summaries.similarity_std,
+        summaries.hallucination_flag,
+        summaries.question,
+        summaries.answer,
+        summaries.language,
+        scored_pairs.toxicity,
+        scored_pairs.severe_toxicity,
+        scored_pairs.obscene,
+        scored_pairs.identity_attack,
+        scored_pairs.insult,
+        scored_pairs.threat,
+        scored_pairs.sexual_explicit,
+        scored_pairs.toxicity_status,
+        list_filter(
+            [
+                {% for dimension in dimensions %}
+                {
+                    'dimension': '{{ dimension }}',
+                    'score': scored_pairs.{{ dimension }}_score,
+                    'explanation': scored_pairs.{{ dimension }}_explanation,
+                },
+                {% endfor %}
+            ],
+            lambda j: j.score is not null
+        ) as judge,
+        scored_pairs.judge_llm as judge_model,
+        scored_pairs.judge_prompt_versions as judge_prompt_version,
+        scored_pairs.quality_drop_reason,
+        summaries.prompt_id || '@' || summaries.prompt_version as prompt_version,
+        summaries.llm as model,
+    from summaries
+    inner join scored_pairs
+        on scored_pairs.qa_id = 'news:' || summaries.qa_id
 
 ),
 
@@ -63,6 +99,7 @@ typed as (
         cast(similarity_max as double) as similarity_max,
         cast(similarity_mean as double) as similarity_mean,
         cast(similarity_std as double) as similarity_std,
+        cast(hallucination_flag as boolean) as hallucination_flag,
         cast(question as varchar) as question,
         cast(answer as varchar) as answer,
         cast(language as varchar) as language,
@@ -77,6 +114,7 @@ typed as (
         cast(judge as struct(dimension varchar, score double, explanation varchar)[]) as judge,
         cast(judge_model as varchar) as judge_model,
         cast(judge_prompt_version as varchar) as judge_prompt_version,
+        cast(quality_drop_reason as varchar) as quality_drop_reason,
         cast(prompt_version as varchar) as prompt_version,
         cast(model as varchar) as model,
     from news_qa

@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pytest
 from pymongo.database import Database
 
 from export.mongo import VALIDATOR, export_mongo
+from export.mongo_queries import every_source_similarity_above
 from ingest.hf import HFSource, import_hf_file
+from ingest.news.importer import import_news_file
 from synthlake.dbt import run_dbt
 from synthlake.lake import Lake
 from synthlake.settings import Settings
+from tests.fixtures.llm_servers import OpenAICompatServer
+from tests.integration.news_integration.conftest import FIXTURE as NEWS_FIXTURE
+from tests.integration.news_integration.conftest import italian_summary
 
 NEWS_TYPES = {
     "doc_id": "VARCHAR",
@@ -38,9 +44,12 @@ NEWS_TYPES = {
 
 def test_dbt_marts_export_as_documents(
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     mongo_settings: Callable[..., Settings],
     mongo_db: Database[dict[str, Any]],
 ) -> None:
+    monkeypatch.setenv("SYNTHLAKE_JUDGE_MAX_PAIRS", "0")  # no LLM in this test
+    monkeypatch.setenv("SYNTHLAKE_TRANSLATE_MAX_ROWS", "0")
     settings = mongo_settings()
     lake = Lake.from_settings(settings).ensure()
     slim = tmp_path / "slim.jsonl"
@@ -86,3 +95,47 @@ def test_dbt_marts_export_as_documents(
     listed = mongo_db.command("listCollections", filter={"name": "news_qa"})["cursor"]
     assert listed["firstBatch"][0]["options"]["validator"] == VALIDATOR
     assert "synthlake_source_site" in mongo_db["news_qa"].index_information()
+
+
+def test_news_qa_pairs_export_with_their_sources_and_similarities(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    mongo_settings: Callable[..., Settings],
+    mongo_db: Database[dict[str, Any]],
+) -> None:
+    """The news graph summarized by a test server (valid Italian answers), then
+    exp_mongo__news_qa -> MongoDB: one document per story with its sources in order."""
+    monkeypatch.setenv("SYNTHLAKE_JUDGE_MAX_PAIRS", "0")  # no judge model in this test
+    monkeypatch.setenv("SYNTHLAKE_TRANSLATE_MAX_ROWS", "0")
+    with OpenAICompatServer(reply=italian_summary) as server:
+        monkeypatch.setenv("SYNTHLAKE_LLM_SUMMARIZE", f"openai:test-model@{server.base_url}")
+        settings = mongo_settings()
+        lake = Lake.from_settings(settings).ensure()
+        import_news_file(NEWS_FIXTURE / "articles.jsonl", lake, settings, run_id="r1")
+        selection = ["--select", "+exp_mongo__news_qa", "+exp_mongo__instructions_qa"]
+        selection += ["--indirect-selection", "cautious"]
+        run_dbt(["build", *selection], settings)
+
+    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+        expected = {
+            row[0]: row[1:]
+            for row in con.execute(
+                "select cluster_id, [s.link for s in sources], similarity from news_qa"
+            ).fetchall()
+        }
+    assert expected, "the fixture has multi-article stories"
+
+    stats = export_mongo(settings, lake)
+
+    news = stats.collections["news_qa"]
+    assert (news.rows, news.inserted, news.rejected) == (len(expected), len(expected), 0)
+    for doc in mongo_db["news_qa"].find():
+        links, similarity = expected[doc["cluster_id"]]
+        assert [s["link"] for s in doc["sources"]] == links
+        assert doc["similarity"] == pytest.approx(similarity)
+        assert all(s["source_site"] and s["title"] for s in doc["sources"])
+        assert doc["answer"].startswith("Sintesi integrata di ")
+        assert doc["toxicity_status"] == "unavailable" and doc["toxicity"] is None
+        assert doc["judge"] == []  # nothing judged in this test
+    every = {d["cluster_id"] for d in every_source_similarity_above(mongo_db["news_qa"], 0.0)}
+    assert every == {c for c, (_, sims) in expected.items() if min(sims) > 0.0}

@@ -1,0 +1,724 @@
+"""Write the training dataset: ``exp_train__sft`` -> ``lake/exports/training/``.
+
+The mart has already decided everything (which pairs are fit to train on, and the seeded
+split; see ``models/marts/exports/exp_train__sft.sql``); this module reads the rows whose
+``exclude_reason`` is null from the warehouse (read-only) and writes:
+
+- ``train.jsonl``, ``validation.jsonl``, ``eval.jsonl`` and the same as ``.parquet``, one
+  row per QA pair in the chat format other tools (and ``train/``) rely on::
+
+    {"id": qa_id, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
+     "language": "it", "domain": "instructions"|"news", "source_dataset": str|null,
+     "split": "train"|"validation"|"eval", "judge_score": float|null,
+     "sources": [{"title": str, "content": str}] (news only, else []),
+     "reference_model": str|null (the LLM that wrote a news answer)}
+
+- ``manifest.json``: ``snapshot_id`` (sha256 of the rows sorted by id, so the same rows give
+  the same id whatever the run), counts, the thresholds the mart applied, ``created_at``.
+- ``README.md``: the dataset card (sources and licenses, counts, score distribution,
+  thresholds, dedup and quarantine counts, models and prompt versions, how to load it).
+
+The files are written into a temporary folder beside the target and swapped in with
+renames, so a failure at any point before the swap leaves the previous export as it was.
+``push_to_hub`` uploads the folder with ``huggingface_hub`` (``HF_ENDPOINT``, ``HF_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthlake.errors import DependencyMissing, ExportError, LakeError
+from synthlake.lake import Lake
+from synthlake.training import training_thresholds
+
+log = logging.getLogger(__name__)
+
+MART = "exp_train__sft"
+THRESHOLDS_TABLE = "int_training_thresholds"
+SPLITS = ("train", "validation", "eval")
+FORMAT_VERSION = 1
+
+# The columns the export reads; a mart without them was built by older code.
+REQUIRED_COLUMNS = (
+    "qa_id",
+    "messages",
+    "language",
+    "domain",
+    "source_dataset",
+    "split",
+    "judge_score",
+    "sources",
+    "reference_model",
+    "exclude_reason",
+)
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+SOURCE = pa.struct([("title", pa.string()), ("content", pa.string())])
+ROW_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("messages", pa.list_(MESSAGE)),
+        ("language", pa.string()),
+        ("domain", pa.string()),
+        ("source_dataset", pa.string()),
+        ("split", pa.string()),
+        ("judge_score", pa.float64()),
+        ("sources", pa.list_(SOURCE)),
+        ("reference_model", pa.string()),
+    ]
+)
+
+# What is known of each source's terms; anything else points at its dataset page.
+LICENSES = {
+    "open-orca/slimorca": "MIT",
+}
+NEWS_TERMS = (
+    "the outlets' own terms (ANSA, Il Post, Open): articles are quoted as sources of "
+    "generated summaries, for research use; check each outlet's terms before any other use"
+)
+
+
+@dataclass(slots=True)
+class TrainingExport:
+    """What ``export_training`` wrote (and pushed)."""
+
+    directory: Path
+    snapshot_id: str
+    counts: dict[str, int]
+    excluded: dict[str, int]
+    files: dict[str, Path] = field(default_factory=dict)
+    pushed_to: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_rows(self) -> int:
+        return sum(self.counts.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "directory": str(self.directory),
+            "snapshot_id": self.snapshot_id,
+            "rows": self.n_rows,
+            "counts": dict(self.counts),
+            "excluded": dict(self.excluded),
+            "files": {name: str(path) for name, path in self.files.items()},
+            "pushed_to": self.pushed_to,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    rows: list[dict[str, Any]]
+    thresholds: dict[str, Any]
+    excluded: dict[str, int]
+    scores: list[dict[str, Any]]
+    models: dict[str, list[str]]
+    funnel: list[dict[str, Any]] | None
+    quarantine: list[dict[str, Any]] | None
+    warnings: list[str]
+
+
+# --- reading --------------------------------------------------------------------------------
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("select table_name from information_schema.tables").fetchall()
+    return {row[0] for row in rows}
+
+
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _contract_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One mart row in the JSONL contract (keys and their order fixed)."""
+    score = row["judge_score"]
+    return {
+        "id": row["qa_id"],
+        "messages": [{"role": m["role"], "content": m["content"]} for m in row["messages"] or []],
+        "language": row["language"],
+        "domain": row["domain"],
+        "source_dataset": row["source_dataset"],
+        "split": row["split"],
+        "judge_score": None if score is None else float(score),
+        "sources": [
+            {"title": s["title"] or "", "content": s["content"] or ""}
+            for s in (row["sources"] or [])
+        ]
+        if row["domain"] == "news"
+        else [],
+        "reference_model": row["reference_model"] if row["domain"] == "news" else None,
+    }
+
+
+def read_snapshot(warehouse: Path, settings: Any | None = None) -> _Snapshot:
+    """Read the exportable rows and what the card reports from the warehouse (read-only)."""
+    if not warehouse.is_file():
+        raise LakeError(f"no warehouse at {warehouse}: run `synthlake build` first")
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:
+        raise LakeError(f"cannot open the warehouse {warehouse}: {exc}") from exc
+    try:
+        with con:
+            return _read(con, warehouse, settings)
+    except duckdb.Error as exc:
+        raise ExportError(f"reading {MART} from {warehouse} failed: {exc}") from exc
+
+
+def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, settings: Any | None) -> _Snapshot:
+    tables = _tables(con)
+    if MART not in tables:
+        raise ExportError(
+            f"the warehouse {warehouse} has no {MART} mart: run `synthlake build` "
+            "(it is built from qa_pairs)"
+        )
+    columns = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_name = ?",
+            [MART],
+        ).fetchall()
+    }
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ExportError(
+            f"{MART} in {warehouse} lacks the column(s) {', '.join(missing)}: it was built "
+            "by other code; run `synthlake build`"
+        )
+    rows = _dicts(
+        con,
+        f"select {', '.join(REQUIRED_COLUMNS)} from {MART} "
+        "where exclude_reason is null order by qa_id",
+    )
+    bad = [r["qa_id"] for r in rows if r["split"] not in SPLITS]
+    if bad:
+        raise ExportError(
+            f"{MART}: exported row(s) without a valid split, e.g. {bad[0]!r} "
+            f"({len(bad)} in all): the mart is inconsistent, rebuild it"
+        )
+    excluded = dict(
+        con.execute(
+            f"select exclude_reason, count(*) from {MART} where exclude_reason is not null "
+            "group by 1 order by 1"
+        ).fetchall()
+    )
+    warnings: list[str] = []
+    thresholds = _thresholds(con, tables, settings, warnings)
+    scores = _score_distribution(con)
+    models = _models(con, columns)
+    funnel = _optional(
+        con,
+        tables,
+        "rpt_funnel",
+        "select domain, stage, measure, reason, n_rows from rpt_funnel "
+        "where measure in ('rows_dropped', 'rows_flagged') and n_rows > 0 "
+        "order by domain, stage_order, measure, reason",
+        warnings,
+    )
+    quarantine = _optional(
+        con,
+        tables,
+        "llm_failures",
+        "select stage, reason, count(*) as n_rows from llm_failures group by all "
+        "order by stage, reason",
+        warnings,
+    )
+    return _Snapshot(
+        rows=[_contract_row(r) for r in rows],
+        thresholds=thresholds,
+        excluded={str(k): int(v) for k, v in excluded.items()},
+        scores=scores,
+        models=models,
+        funnel=funnel,
+        quarantine=quarantine,
+        warnings=warnings,
+    )
+
+
+def _optional(
+    con: duckdb.DuckDBPyConnection,
+    tables: set[str],
+    table: str,
+    sql: str,
+    warnings: list[str],
+) -> list[dict[str, Any]] | None:
+    """A report the card quotes if the warehouse has it (None when absent or unreadable)."""
+    if table not in tables:
+        return None
+    try:
+        return _dicts(con, sql)
+    except duckdb.Error as exc:
+        warnings.append(f"{table} could not be read for the dataset card: {exc}")
+        return None
+
+
+def _thresholds(
+    con: duckdb.DuckDBPyConnection, tables: set[str], settings: Any | None, warnings: list[str]
+) -> dict[str, Any]:
+    """The thresholds the mart was built with; a difference from the settings is a warning."""
+    current = training_thresholds(settings) if settings is not None else None
+    if THRESHOLDS_TABLE not in tables:
+        if current is None:
+            return {}
+        warnings.append(f"no {THRESHOLDS_TABLE} in the warehouse: thresholds from the settings")
+        return current
+    found = _dicts(con, f"select * exclude (thresholds_id) from {THRESHOLDS_TABLE}")
+    if not found:
+        raise ExportError(f"{THRESHOLDS_TABLE} is empty: run `synthlake build`")
+    built = found[0]
+    built = {k: (float(v) if isinstance(v, float) else v) for k, v in built.items()}
+    if current is not None:
+        changed = sorted(k for k in current if k in built and current[k] != built[k])
+        if changed:
+            warnings.append(
+                "the warehouse was built with other training settings ("
+                + ", ".join(f"{k}: built {built[k]!r}, now {current[k]!r}" for k in changed)
+                + "): run `synthlake build` to apply the current ones"
+            )
+    return built
+
+
+def _score_distribution(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return _dicts(
+        con,
+        f"""
+        select
+            domain,
+            case
+                when judge_score is null then 'not scored'
+                when judge_score >= 5 then '5'
+                else cast(floor(judge_score) as integer) || '-' ||
+                    cast(floor(judge_score) as integer) + 1
+            end as score,
+            count(*) filter (where exclude_reason is null) as exported,
+            count(*) as all_pairs,
+        from {MART}
+        group by all
+        order by domain, score
+        """,
+    )
+
+
+def _models(con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, list[str]]:
+    """Models and prompt versions behind the exported rows (label -> sorted names)."""
+    wanted = {
+        "judge": ("judge_llm", None),
+        "judge prompts": ("judge_prompt_versions", None),
+        "news answers / translations": ("generator_llm", None),
+        "news / translation prompt versions": ("generator_prompt_version", None),
+        "toxicity (Detoxify)": ("toxicity_model", "toxicity_status = 'ok'"),
+    }
+    out: dict[str, list[str]] = {}
+    for label, (column, condition) in wanted.items():
+        if column not in columns or (condition and "toxicity_status" not in columns):
+            continue
+        values = con.execute(
+            f"select distinct {column} from {MART} "
+            f"where exclude_reason is null and {column} is not null "
+            f"and {condition or 'true'} order by 1"
+        ).fetchall()
+        names = sorted({part for (v,) in values for part in str(v).split(",") if part})
+        if names:
+            out[label] = names
+    return out
+
+
+# --- writing --------------------------------------------------------------------------------
+def snapshot_id(rows: list[dict[str, Any]]) -> str:
+    """sha256 of the rows sorted by id (each as canonical JSON): same rows, same id."""
+    digest = hashlib.sha256()
+    for row in sorted(rows, key=lambda r: r["id"]):
+        digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_split(folder: Path, split: str, rows: list[dict[str, Any]]) -> dict[str, Path]:
+    jsonl = folder / f"{split}.jsonl"
+    with jsonl.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    parquet = folder / f"{split}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), parquet)
+    return {f"{split}.jsonl": jsonl, f"{split}.parquet": parquet}
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Replace ``target`` by ``tmp`` with renames (the old folder goes only at the end)."""
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(target: Path) -> None:
+    """A crash between the two renames of ``_swap_in`` leaves ``.<name>.old-*``: restore it."""
+    parent = target.parent
+    if target.exists() or not parent.is_dir():
+        return
+    olds = sorted(parent.glob(f".{target.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds:
+        os.replace(olds[-1], target)
+        log.warning("restored the previous training export from %s", olds[-1])
+
+
+def write_export(
+    snapshot: _Snapshot,
+    target: Path,
+    *,
+    now: datetime | None = None,
+) -> TrainingExport:
+    """Write the files into a temporary folder beside ``target``, then swap it in."""
+    _recover(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    created_at = (now or datetime.now(UTC)).isoformat()
+    by_split = {split: [r for r in snapshot.rows if r["split"] == split] for split in SPLITS}
+    counts = {split: len(rows) for split, rows in by_split.items()}
+    snap = snapshot_id(snapshot.rows)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        files: dict[str, Path] = {}
+        for split, rows in by_split.items():
+            files.update(_write_split(tmp, split, rows))
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "snapshot_id": snap,
+            "created_at": created_at,
+            "counts": counts | {"total": len(snapshot.rows)},
+            "counts_by_stratum": _strata(snapshot.rows),
+            "excluded": snapshot.excluded,
+            "thresholds": snapshot.thresholds,
+            "models": snapshot.models,
+            "files": {
+                name: {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
+                for name, path in sorted(files.items())
+            },
+        }
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
+            encoding="utf-8",
+        )
+        (tmp / "README.md").write_text(dataset_card(snapshot, manifest), encoding="utf-8")
+        _swap_in(tmp, target)
+    except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(f"writing the training export to {target} failed: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final_files = {name: target / name for name in sorted(files)}
+    final_files["manifest.json"] = target / "manifest.json"
+    final_files["README.md"] = target / "README.md"
+    return TrainingExport(
+        directory=target,
+        snapshot_id=snap,
+        counts=counts,
+        excluded=dict(snapshot.excluded),
+        files=final_files,
+        warnings=list(snapshot.warnings),
+    )
+
+
+def _strata(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    counter = Counter((r["language"], r["domain"], r["split"]) for r in rows)
+    strata: dict[tuple[str, str], dict[str, Any]] = {}
+    for (language, domain, split), n in counter.items():
+        entry = strata.setdefault(
+            (language, domain),
+            {"language": language, "domain": domain} | dict.fromkeys(SPLITS, 0),
+        )
+        entry[split] = n
+    return [strata[key] for key in sorted(strata)]
+
+
+# --- the dataset card -----------------------------------------------------------------------
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _license(dataset: str | None) -> str:
+    if dataset is None:
+        return NEWS_TERMS
+    known = LICENSES.get(dataset.lower())
+    page = f"https://huggingface.co/datasets/{dataset}"
+    return f"{known} ({page})" if known else f"see the dataset page: {page}"
+
+
+def dataset_card(snapshot: _Snapshot, manifest: dict[str, Any]) -> str:
+    """The README.md beside the files (Hugging Face dataset card, YAML header first)."""
+    rows = snapshot.rows
+    languages = sorted({r["language"] for r in rows})
+    counts = manifest["counts"]
+    sources = Counter((r["domain"], r["source_dataset"]) for r in rows)
+    all_mit = bool(rows) and all(
+        LICENSES.get((r["source_dataset"] or "").lower()) == "MIT" for r in rows
+    )
+    licenses = "mit" if all_mit else "other"
+    header = [
+        "---",
+        f"license: {licenses}",
+        "language:",
+        *[f"- {lang}" for lang in languages or ["it"]],
+        "task_categories:",
+        "- text-generation",
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        *[f"  - split: {s}\n    path: {s}.jsonl" for s in SPLITS],
+        "---",
+        "",
+    ]
+    out = header + [
+        "# synthlake supervised fine-tuning dataset",
+        "",
+        "Chat-format QA pairs built by synthlake: "
+        "instruction datasets from Hugging Face, made multilingual by verified translation, "
+        "and QA pairs integrating Italian news articles, every pair scored by an LLM judge "
+        "and Detoxify and filtered by the thresholds below.",
+        "",
+        f"- snapshot_id: `{manifest['snapshot_id']}` (sha256 of the rows sorted by id)",
+        f"- created_at: {manifest['created_at']}",
+        f"- rows: {counts['total']} (train {counts['train']}, validation "
+        f"{counts['validation']}, eval {counts['eval']})",
+        "",
+        "## Row format",
+        "",
+        "One JSON object per line (the Parquet files hold the same columns):",
+        "",
+        "```json",
+        '{"id": "ins:...", "messages": [{"role": "system", "content": "..."}, '
+        '{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}], '
+        '"language": "it", "domain": "instructions", "source_dataset": "Open-Orca/SlimOrca", '
+        '"split": "train", "judge_score": 4.0, "sources": [], "reference_model": null}',
+        "```",
+        "",
+        "`messages` holds the system turn if any, then every user/assistant turn (multi-turn "
+        "conversations whole). News pairs carry their `sources` (title, content) and the "
+        "`reference_model` that wrote the answer. `judge_score` is the lowest score the "
+        "judge gave over the configured dimensions (0-5), null when it could not score.",
+        "",
+        "## Splits",
+        "",
+        "`eval` is held out: it is never in `train` or `validation`. The split is a seeded "
+        "hash bucket of each pair's key (md5 of `seed:key`, independent of the other rows), "
+        "so each (language, domain) stratum gets the configured fractions in expectation and "
+        "a pair keeps its split when later exports add rows; a translation shares the split "
+        "of its original, so no translation of an eval pair is trained on.",
+        "",
+        "## Sources and licenses",
+        "",
+        _table(
+            ["domain", "source", "rows", "license / terms"],
+            [
+                [domain, dataset or "news outlets (ANSA, Il Post, Open)", n, _license(dataset)]
+                for (domain, dataset), n in sorted(sources.items(), key=lambda kv: str(kv[0]))
+            ],
+        ),
+        "",
+        "News articles remain the outlets' property; the pairs are meant for research. "
+        "Instruction rows keep their source dataset's license; for any source not "
+        "marked above, see its dataset page.",
+        "",
+        "## Counts per language, domain and split",
+        "",
+        _table(
+            ["language", "domain", *SPLITS],
+            [
+                [s["language"], s["domain"], *[s[k] for k in SPLITS]]
+                for s in manifest["counts_by_stratum"]
+            ],
+        ),
+        "",
+        "## Judge score distribution",
+        "",
+        "Lowest judge score per pair, over every QA pair of the warehouse and over the "
+        "exported ones:",
+        "",
+        _table(
+            ["domain", "score", "exported", "all pairs"],
+            [[s["domain"], s["score"], s["exported"], s["all_pairs"]] for s in snapshot.scores],
+        ),
+        "",
+        "## Thresholds used",
+        "",
+        _table(
+            ["setting", "value"],
+            [[f"training_{k}", v] for k, v in sorted(snapshot.thresholds.items())],
+        ),
+        "",
+        "Pairs left out, by reason (first reason that applies):",
+        "",
+        _table(["reason", "pairs"], [[k, v] for k, v in sorted(snapshot.excluded.items())])
+        if snapshot.excluded
+        else "none",
+        "",
+        "With `training_unscored = exclude` (the default) a pair the judge could not score "
+        "is left out: the bundled local judge (SmolLM2-135M) often fails to answer with a "
+        "score, and an unscored answer is not evidence of quality. Set "
+        "`SYNTHLAKE_TRAINING_UNSCORED=include` to export them (their `judge_score` is null).",
+        "",
+        "## Deduplication and quarantine",
+        "",
+    ]
+    if snapshot.funnel is None:
+        out.append("rpt_funnel is not in the warehouse (or unreadable): no funnel counts.")
+    elif not snapshot.funnel:
+        out.append("No row was dropped or flagged upstream.")
+    else:
+        out.append(
+            _table(
+                ["domain", "stage", "measure", "reason", "rows"],
+                [
+                    [f["domain"], f["stage"], f["measure"], f["reason"], f["n_rows"]]
+                    for f in snapshot.funnel
+                ],
+            )
+        )
+    out += ["", "LLM answers quarantined (unusable, never stored as answers):", ""]
+    if snapshot.quarantine is None:
+        out.append("llm_failures is not in the warehouse (or unreadable): no quarantine counts.")
+    elif not snapshot.quarantine:
+        out.append("none")
+    else:
+        out.append(
+            _table(
+                ["stage", "reason", "requests"],
+                [[q["stage"], q["reason"], q["n_rows"]] for q in snapshot.quarantine],
+            )
+        )
+    out += [
+        "",
+        "## Models and prompt versions",
+        "",
+        _table(
+            ["role", "models / prompts"], [[k, ", ".join(v)] for k, v in snapshot.models.items()]
+        )
+        if snapshot.models
+        else "none recorded",
+        "",
+        "## How to load",
+        "",
+        "```python",
+        "from datasets import load_dataset",
+        "",
+        "ds = load_dataset(",
+        '    "json",',
+        '    data_files={"train": "train.jsonl", "validation": "validation.jsonl", '
+        '"eval": "eval.jsonl"},',
+        ")",
+        'ds["train"][0]["messages"]',
+        "```",
+        "",
+        'Or the Parquet files: `load_dataset("parquet", data_files={"train": '
+        '"train.parquet", ...})`. `manifest.json` lists the files with their sha256.',
+        "",
+    ]
+    return "\n".join(out)
+
+
+# --- the entry points -----------------------------------------------------------------------
+def export_training(
+    settings: Any, lake: Lake, *, push: str | None = None, now: datetime | None = None
+) -> TrainingExport:
+    """Export ``exp_train__sft`` to ``lake/exports/training/`` (and push it if asked)."""
+    snapshot = read_snapshot(lake.warehouse, settings)
+    result = write_export(snapshot, lake.exports / "training", now=now)
+    if result.n_rows == 0 and result.excluded:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(result.excluded.items()))
+        hint = (
+            " (SYNTHLAKE_TRAINING_UNSCORED=include exports the pairs the judge could not score)"
+            if "unscored" in result.excluded
+            else ""
+        )
+        result.warnings.append(
+            f"the training dataset is empty: every pair was left out ({reasons}){hint}"
+        )
+    for warning in result.warnings:
+        log.warning("training export: %s", warning)
+    log.info(
+        "training export: rows=%d train=%d validation=%d eval=%d excluded=%s -> %s",
+        result.n_rows,
+        result.counts["train"],
+        result.counts["validation"],
+        result.counts["eval"],
+        result.excluded,
+        result.directory,
+    )
+    if push:
+        result.pushed_to = push_to_hub(result.directory, push)
+    return result
+
+
+def push_to_hub(folder: Path, repo_id: str, *, private: bool = True) -> str:
+    """Upload ``folder`` to the dataset repo ``repo_id`` (created if missing); returns its URL.
+
+    The hub is ``HF_ENDPOINT`` (default huggingface.co), the token ``HF_TOKEN`` (or the one
+    ``huggingface-cli login`` stored); neither is logged.
+    """
+    try:
+        from huggingface_hub import HfApi, constants
+        from huggingface_hub.errors import HfHubHTTPError
+    except ImportError as exc:  # pragma: no cover - huggingface_hub is a dependency
+        raise DependencyMissing("huggingface_hub", "pushing the training dataset") from exc
+    if constants.is_offline_mode():
+        raise ExportError(
+            f"cannot push to the hub dataset {repo_id}: HF_HUB_OFFLINE (or "
+            f"TRANSFORMERS_OFFLINE) is set; the export stays in {folder}"
+        )
+    api = HfApi(
+        endpoint=os.environ.get("HF_ENDPOINT") or None,
+        token=os.environ.get("HF_TOKEN") or None,
+    )
+    try:
+        repo = api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        api.upload_folder(
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(folder),
+            commit_message=f"synthlake training export {manifest['snapshot_id'][:12]}",
+        )
+    except HfHubHTTPError as exc:
+        raise ExportError(f"pushing {folder} to the hub dataset {repo_id} failed: {exc}") from exc
+    except Exception as exc:  # a connection error (httpx), a malformed answer: one clear line
+        raise ExportError(
+            f"pushing {folder} to the hub dataset {repo_id} failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    log.info("training export pushed to %s", repo)
+    return str(repo)
