@@ -34,8 +34,9 @@ $(MONGO_STAMP):
 
 mongo-server-env: $(MONGO_STAMP)
 
+# The sample run caps the per-row LLM stages (data/sample/synthlake.toml says why).
 run: install
-	$(BIN)/synthlake run
+	SYNTHLAKE_CONFIG=$${SYNTHLAKE_CONFIG:-data/sample/synthlake.toml} $(BIN)/synthlake run
 
 test: install mongo-server-env
 	$(BIN)/pytest -q
@@ -52,7 +53,7 @@ format: install
 	$(BIN)/ruff check --fix synthlake ingest export train tests bench
 
 bench: install
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py
 
 doctor: install
 	$(BIN)/synthlake doctor

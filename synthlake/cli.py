@@ -5,16 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from synthlake.errors import SynthlakeError
+from synthlake.cli_common import LakeOption, friendly, settings_for
 from synthlake.lake import Lake, new_run_id
-from synthlake.settings import Settings, load_settings
 
 app = typer.Typer(
     help=(
@@ -27,28 +24,11 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load inputs into lake/raw/ (Parquet).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+# Fine-tuning and evaluation (train/cli.py): `synthlake train [sweep]`, `synthlake evaluate`.
+from train.cli import evaluate_command, train_app  # noqa: E402
 
-LakeOption = Annotated[
-    Path | None, typer.Option("--lake", help="Lake root (overrides SYNTHLAKE_LAKE_ROOT).")
-]
-
-
-def _settings(lake: Path | None = None) -> Settings:
-    return load_settings(**({"lake_root": lake} if lake else {}))
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a SynthlakeError as one clear message and exit 1, instead of a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except SynthlakeError as exc:
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+app.add_typer(train_app, name="train")
+app.command("evaluate")(evaluate_command)
 
 
 @app.callback()
@@ -83,12 +63,15 @@ def run(
         ),
     ] = "sample-site",
     export: Annotated[bool, typer.Option(help="Write lake/exports/ after the build.")] = True,
+    rebuild: Annotated[
+        bool, typer.Option(help="Run the dbt build even when nothing changed since the last.")
+    ] = False,
     lake: LakeOption = None,
 ) -> None:
     """Run the whole pipeline (the Prefect flow `refresh`): crawl + ingest, dbt build, export."""
     if news not in ("sample-site", "live", "none"):
         raise typer.BadParameter("--news must be sample-site, live or none")
-    settings = _settings(lake)
+    settings = settings_for(lake)
     from synthlake.flows import refresh
 
     refresh(
@@ -96,6 +79,7 @@ def run(
         news=news,
         export=export,
         lake_root=str(settings.lake_path),
+        rebuild=rebuild,
     )
 
 
@@ -115,8 +99,8 @@ def ingest_news(
     """
     from ingest.news.importer import import_news_file
 
-    settings = _settings(lake)
-    stats = import_news_file(from_, Lake.from_settings(settings), settings, run_id=new_run_id())
+    settings = settings_for(lake)
+    stats = import_news_file(from_, Lake.fromsettings_for(settings), settings, run_id=new_run_id())
     typer.echo(
         f"{from_}: {stats.read} read, {stats.new} new, {stats.updated} updated, "
         f"{stats.unchanged} unchanged, rejected {stats.rejected or 0}"
@@ -137,10 +121,10 @@ def ingest_hf(
     """Import an instruction dataset file in SlimOrca's or OpenHermes' shape."""
     from ingest.hf import HFSource, import_hf_file
 
-    settings = _settings(lake)
+    settings = settings_for(lake)
     stats = import_hf_file(
         from_,
-        Lake.from_settings(settings),
+        Lake.fromsettings_for(settings),
         HFSource(dataset, revision, language),
         run_id=new_run_id(),
     )
@@ -148,6 +132,35 @@ def ingest_hf(
         f"{from_}: {stats.read} read, {stats.new} new, {stats.unchanged} unchanged, "
         f"rejected {stats.rejected or 0}"
     )
+
+
+@ingest_app.command("hub")
+@friendly
+def ingest_hub(
+    datasets: Annotated[
+        Path | None,
+        typer.Option(help="CSV dataset,revision,files,language (default seeds/hf_datasets.csv)."),
+    ] = None,
+    sample_rows: Annotated[
+        int | None, typer.Option(help="Seeded random sample of this many rows per dataset.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the sample.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Download the listed Hugging Face datasets (pinned revisions) into the lake (flow
+    `ingest_hf`); a rerun at the same revision downloads and writes nothing."""
+    from ingest.hf_flows import ingest_hf as ingest_hf_flow
+
+    settings = settings_for(lake)
+    results = ingest_hf_flow(
+        datasets_file=str(datasets) if datasets else None,
+        lake_root=str(settings.lake_path),
+        sample_rows=sample_rows,
+        seed=seed,
+    )
+    for dataset, stats in results.items():
+        shown = {k: v for k, v in stats.items() if k != "files"}
+        typer.echo(f"{dataset}: {shown}")
 
 
 @ingest_app.command("folder")
@@ -159,8 +172,8 @@ def ingest_folder_command(
     """Import every file a folder's manifest.toml lists (data/sample/ is one)."""
     from ingest.sample import ingest_folder
 
-    settings = _settings(lake)
-    results = ingest_folder(folder, Lake.from_settings(settings), settings, run_id=new_run_id())
+    settings = settings_for(lake)
+    results = ingest_folder(folder, Lake.fromsettings_for(settings), settings, run_id=new_run_id())
     for domain, files in results.items():
         for name, stats in files.items():
             typer.echo(f"{domain} {name}: {stats.as_dict() | {'files': len(stats.files)}}")
@@ -177,20 +190,51 @@ def build(
     """Run `dbt build` on the lake (staging, marts and their tests)."""
     from synthlake.dbt import run_dbt
 
-    settings = _settings(lake)
-    Lake.from_settings(settings).require().check_raw()
+    settings = settings_for(lake)
+    # ensure(): a lake made by an older version gets the schema files of newer raw tables
+    Lake.fromsettings_for(settings).require().ensure().check_raw()
     run_dbt(["build", *(["--select", select] if select else [])], settings)
 
 
 @app.command()
 @friendly
-def export(lake: LakeOption = None) -> None:
-    """Write the export marts to lake/exports/ as Parquet."""
+def export(
+    what: Annotated[
+        str,
+        typer.Argument(help="all (default), files (exp_files__* Parquet) or training."),
+    ] = "all",
+    push: Annotated[
+        str | None,
+        typer.Option(
+            "--push",
+            metavar="REPO",
+            help="Upload the training dataset to this Hugging Face dataset repo "
+            "(HF_ENDPOINT, HF_TOKEN).",
+        ),
+    ] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Write the export marts to lake/exports/: Parquet files and the training dataset."""
     from export.files import export_files
+    from export.training import export_training
 
-    settings = _settings(lake)
-    for name, path in export_files(Lake.from_settings(settings).require()).items():
-        typer.echo(f"{name} -> {path}")
+    if what not in ("all", "files", "training"):
+        raise typer.BadParameter(f"{what!r}: use all, files or training", param_hint="WHAT")
+    if push and what == "files":
+        raise typer.BadParameter("--push uploads the training dataset: drop `files`")
+    settings = settings_for(lake)
+    lake_dir = Lake.fromsettings_for(settings).require()
+    if what in ("all", "files"):
+        for name, path in export_files(lake_dir).items():
+            typer.echo(f"{name} -> {path}")
+    if what in ("all", "training"):
+        result = export_training(settings, lake_dir, push=push)
+        counts = ", ".join(f"{split} {n}" for split, n in result.counts.items())
+        typer.echo(f"training -> {result.directory} ({counts}; snapshot {result.snapshot_id[:12]})")
+        for warning in result.warnings:
+            typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
+        if result.pushed_to:
+            typer.echo(f"pushed -> {result.pushed_to}")
 
 
 @app.command()
@@ -204,7 +248,7 @@ def sql(
 
     from synthlake.errors import LakeError
 
-    warehouse = Lake.from_settings(_settings(lake)).warehouse
+    warehouse = Lake.fromsettings_for(settings_for(lake)).warehouse
     if not warehouse.is_file():
         raise LakeError(f"no warehouse at {warehouse}: run `synthlake run` first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -223,7 +267,7 @@ def doctor(lake: LakeOption = None) -> None:
     """Show which component each stage will use and whether it is reachable."""
     from synthlake.doctor import render_checks, run_checks
 
-    render_checks(run_checks(_settings(lake)))
+    render_checks(run_checks(settings_for(lake)))
 
 
 @app.command()
@@ -240,8 +284,64 @@ def llm(
     from synthlake.llm.cli import ask
 
     typer.echo(
-        ask(prompt, llm=model, system=system, max_new_tokens=max_new_tokens, settings=_settings())
+        ask(
+            prompt, llm=model, system=system, max_new_tokens=max_new_tokens, settings=settings_for()
+        )
     )
+
+
+@app.command()
+@friendly
+def calibrate(
+    judge: Annotated[
+        str | None, typer.Option(help="provider:model[@url]; default SYNTHLAKE_LLM_JUDGE.")
+    ] = None,
+    second_judge: Annotated[
+        str | None, typer.Option(help="A second judge: adds the inter-judge agreement.")
+    ] = None,
+    labelled: Annotated[
+        Path | None,
+        typer.Option(help="Labelled JSONL (default SYNTHLAKE_JUDGE_CALIBRATION_FILE)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    lake: LakeOption = None,
+) -> None:
+    """Agreement of the judge with the labelled set: exact, within 1, Cohen's kappa, bias."""
+    import json
+
+    from synthlake.quality.calibration import calibrate as run_calibration
+
+    report = run_calibration(settings_for(lake), judge, second_judge, path=labelled)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
+    else:
+        report.render()
+
+
+@app.command()
+@friendly
+def report(
+    out: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+    lake: LakeOption = None,
+) -> None:
+    """Write the quality report (HTML, self-contained) from the warehouse."""
+    from synthlake.quality.report import write_report
+
+    settings = settings_for(lake)
+    typer.echo(str(write_report(settings, Lake.fromsettings_for(settings).require(), path=out)))
+
+
+@app.command()
+@friendly
+def serve(lake: LakeOption = None) -> None:
+    """Serve the scheduled `refresh` deployment until Ctrl-C (SYNTHLAKE_REFRESH_* settings)."""
+    from synthlake.schedule import build_deployment
+    from synthlake.schedule import serve as serve_deployment
+
+    settings = settings_for(lake)
+    deployment = build_deployment(settings)  # a bad cron fails here, before serving
+    typer.echo(f"serving {deployment.name}: cron {settings.refresh_cron!r} ({settings.timezone})")
+    serve_deployment(settings)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,12 +15,16 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from export.files import export_files
-from export.flows import upsert_mongo_documents
+from export.flows import upsert_mongo_documents, write_training_dataset
 from ingest.news.crawl import crawl_news
 from ingest.news.sample_site import serve_sample_site
 from ingest.sample import ingest_folder
+from synthlake.artifacts import publish_summary
+from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
 from synthlake.dbt import run_dbt
 from synthlake.lake import Lake, new_run_id
+from synthlake.quality.report import write_report
+from synthlake.quality.toxicity import toxicity_status
 from synthlake.settings import Settings, load_settings
 from synthlake.summary import RunSummary, render, warehouse_counts
 
@@ -80,14 +84,23 @@ def export_outputs(lake: Lake) -> dict[str, str]:
     return {name: str(path) for name, path in written.items()}
 
 
+@task(name="write_quality_report", cache_policy=NO_CACHE)
+def write_quality_report(settings: Settings, lake: Lake) -> str:
+    return str(write_report(settings, lake))
+
+
 @flow(name="refresh")
 def refresh(
     inputs: str | None = None,
     news: Literal["sample-site", "live", "none"] = "sample-site",
     export: bool = True,
     lake_root: str | None = None,
+    rebuild: bool = False,
 ) -> dict[str, Any]:
     """Crawl the news, ingest the input folder, build the warehouse, export.
+
+    The dbt build is skipped when nothing it reads changed since the last one
+    (``synthlake/build_state.py``); ``rebuild=True`` builds anyway.
 
     ``news``: crawl the bundled saved site served on 127.0.0.1 (default), the real outlets
     (``live``), or nothing. ``inputs``: a folder with a manifest.toml (default: the bundled
@@ -114,7 +127,14 @@ def refresh(
 
     t0 = time.perf_counter()
     check_lake(lake)
-    build_warehouse(settings)
+    fingerprint = build_fingerprint(settings, lake)
+    if not rebuild and is_up_to_date(settings, lake, fingerprint):
+        built = (last_build(lake) or {}).get("built_at", "?")
+        summary.outputs["dbt build"] = f"skipped: nothing changed since the build of {built}"
+        get_run_logger().info("warehouse up to date (built %s): dbt build skipped", built)
+    else:
+        build_warehouse(settings)
+        record_build(lake, fingerprint, run_id)
     summary.seconds["dbt build"] = time.perf_counter() - t0
 
     if export:
@@ -122,9 +142,20 @@ def refresh(
         summary.outputs.update(export_outputs(lake))
         mongo = upsert_mongo_documents(settings, lake, run_id)
         summary.outputs["mongodb"] = mongo["message"]
+        training = write_training_dataset(settings, lake)
+        summary.outputs["training"] = (
+            f"{training['directory']} ({training['rows']} rows: "
+            + ", ".join(f"{split} {n}" for split, n in training["counts"].items())
+            + ")"
+        )
+        summary.warnings.extend(f"training export: {w}" for w in training["warnings"])
         summary.seconds["export"] = time.perf_counter() - t0
 
-    summary.tables, summary.dropped = warehouse_counts(lake)
+    summary.outputs["report"] = write_quality_report(settings, lake)
+    summary.tables, summary.stages, summary.dropped = warehouse_counts(lake)
+    toxicity = toxicity_status(settings, lake)
+    if "hint" in toxicity:
+        summary.warnings.append(f"toxicity {toxicity['status']}: {toxicity['hint']}")
     summary.outputs["warehouse"] = str(lake.warehouse)
     for domain in ("news", "hf"):
         staged = {"news": "stg_news__articles", "hf": "stg_hf__instructions"}[domain]
@@ -133,4 +164,5 @@ def refresh(
     summary.finished_at = datetime.now(UTC).isoformat()
     summary.save(lake)
     render(summary)
+    publish_summary(summary.as_dict())  # a markdown artifact on the flow run
     return summary.as_dict()

@@ -135,12 +135,49 @@ RAW_LLM_FAILURES_SCHEMA = pa.schema(
     ]
 )
 
+# Written by `synthlake evaluate` (train/evaluate.py): one row per eval-split row per
+# variant ('base' or 'tuned') per evaluation run.
+RAW_EVAL_RESULTS_SCHEMA = pa.schema(
+    [
+        ("eval_id", pa.string()),  # eval_run_id|variant|row_id
+        ("eval_run_id", pa.string()),
+        ("train_run_id", pa.string()),
+        ("variant", pa.string()),  # 'base' or 'tuned'
+        ("base_model", pa.string()),
+        ("threshold", pa.float64()),  # the sweep's judge-score threshold; null outside a sweep
+        ("snapshot_id", pa.string()),
+        ("row_id", pa.string()),
+        ("language", pa.string()),
+        ("domain", pa.string()),
+        ("source_dataset", pa.string()),
+        ("prompt", pa.string()),
+        ("answer", pa.string()),
+        ("reference", pa.string()),
+        ("generation_status", pa.string()),  # 'ok' or the LLM failure reason
+        ("tokens_out", pa.int64()),
+        ("answer_language", pa.string()),  # lingua, confident only; null when undecided
+        ("in_prompt_language", pa.bool_()),  # null when the answer is too short to tell
+        ("judge_score", pa.float64()),  # mean over the configured dimensions scored
+        ("judge_status", pa.string()),  # 'ok', 'failed', 'skipped', 'no_answer'
+        ("judge_dimensions", pa.string()),
+        ("answer_words", pa.int64()),
+        ("reference_words", pa.int64()),
+        ("length_ratio", pa.float64()),  # answer words / reference words
+        ("sim_reference", pa.float64()),  # news: cosine to the reference answer
+        ("sim_sources_mean", pa.float64()),  # news: mean cosine to the sources
+        ("sim_sources_min", pa.float64()),
+        ("evaluated_at", TS),
+        ("ingest_date", pa.string()),
+    ]
+)
+
 RAW_TABLES: dict[str, pa.Schema] = {
     "news": RAW_NEWS_SCHEMA,
     "hf": RAW_HF_SCHEMA,
     "rejects": RAW_REJECTS_SCHEMA,
     "llm_calls": RAW_LLM_CALLS_SCHEMA,
     "llm_failures": RAW_LLM_FAILURES_SCHEMA,
+    "eval_results": RAW_EVAL_RESULTS_SCHEMA,
 }
 
 

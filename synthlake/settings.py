@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,186 @@ class Settings(BaseSettings):
                 raise ValueError(f"base URL for {host!r} must start with http:// or https://")
         return {host.lower(): base.rstrip("/") for host, base in value.items()}
 
+    # --- instruction data --------------------------------------------------------------
+    hf_datasets_file: Path = Field(
+        PROJECT_DIR / "seeds" / "hf_datasets.csv",
+        description="CSV of datasets `ingest_hf` downloads: dataset,revision,files,language.",
+    )
+    hf_sample_rows: int | None = Field(
+        None, ge=1, description="Seeded random sample of this many rows per dataset (None: all)."
+    )
+    hf_seed: int = Field(42, description="Seed of the reservoir sample.")
+    hf_cache_dir: Path | None = Field(
+        None, description="Where downloaded dataset files are kept (default lake/cache/hf)."
+    )
+    dedup_minhash_threshold: float = Field(
+        0.8, gt=0, le=1, description="Estimated Jaccard at or above which rows are near-dups."
+    )
+    dedup_num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
+    dedup_shingle_words: int = Field(3, ge=1, le=16, description="Words per MinHash shingle.")
+    langid_languages: list[str] = Field(
+        ["en", "it", "fr", "es", "de", "pt", "nl", "ro", "ca", "pl", "sv"],
+        description="ISO 639-1 codes lingua chooses among (labels and targets are added).",
+    )
+    langid_min_letters: int = Field(
+        20, ge=1, description="Texts with fewer letters are not language-checked (unreliable)."
+    )
+    translate_languages_mode: Literal["one", "all"] = Field(
+        "one", description="'one': a seeded language per row; 'all': every target language."
+    )
+    translate_seed: int = Field(42, description="Seed of the row -> language assignment.")
+    translate_max_length_ratio: float = Field(
+        2.0, gt=1, description="Translation/source length must lie in [1/r, r]."
+    )
+    translate_max_new_tokens: int = Field(
+        96, ge=16, description="Cap on generated tokens per translated chunk."
+    )
+    translate_max_code_fraction: float = Field(
+        0.85, ge=0, le=1, description="Rows whose text is more code than this: untranslatable."
+    )
+    translate_limit: int | None = Field(
+        None, ge=0, description="Translate at most this many new (row, language) pairs a build."
+    )
+    translate_max_rows: int | None = Field(
+        None,
+        ge=0,
+        description="Translate only a fixed seeded selection of this many source rows.",
+    )
+
+    @field_validator("langid_languages")
+    @classmethod
+    def _check_langid_languages(cls, value: list[str]) -> list[str]:
+        codes = [code.strip().lower() for code in value]
+        bad = [code for code in codes if len(code) != 2 or not code.isalpha()]
+        if bad or not codes:
+            raise ValueError(f"use ISO 639-1 codes such as 'en', 'it'; got {bad or 'none'}")
+        return codes
+
+    # --- news integration ---------------------------------------------------------------
+    news_embed_text: Literal["title_lead", "title_chunks"] = Field(
+        "title_lead", description="Embed title+subtitle+lead, or the mean of title+body chunks."
+    )
+    news_near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="MinHash Jaccard at or above which articles are copies."
+    )
+    news_cluster_linkage: Literal["average", "complete"] = Field(
+        "average", description="Agglomerative linkage on cosine distance."
+    )
+    news_cluster_distance_threshold: float = Field(
+        0.38, gt=0, lt=2, description="Cosine distance (1 - cos) at which clusters stop merging."
+    )
+    news_cluster_window_days: float = Field(
+        2.0, gt=0, description="Articles further apart in time count as unrelated (distance 2)."
+    )
+    news_summary_language: str = Field(
+        "auto", description="'auto' (the sources' language) or an ISO 639-1 code for summaries."
+    )
+    news_summary_context_tokens: int = Field(
+        2048, ge=256, description="Prompt budget (tokens) of one summary call; over it: split."
+    )
+    news_summary_source_tokens: int = Field(
+        256, ge=32, description="Each source is cut to its lead within this many tokens."
+    )
+    news_summary_max_new_tokens: int = Field(
+        160, ge=16, description="Cap on the tokens of one generated summary."
+    )
+    news_hallucination_min_similarity: float = Field(
+        0.4, ge=-1, le=1, description="Flag a summary whose least similar source is below this."
+    )
+    news_hallucination_mean_similarity: float = Field(
+        0.5, ge=-1, le=1, description="Flag a summary whose mean source similarity is below this."
+    )
+
+    @field_validator("news_summary_language")
+    @classmethod
+    def _check_news_summary_language(cls, value: str) -> str:
+        code = value.strip().lower()
+        if code != "auto" and (len(code) != 2 or not code.isalpha()):
+            raise ValueError(f"use 'auto' or an ISO 639-1 code such as 'it'; got {value!r}")
+        return code
+
+    # --- quality -----------------------------------------------------------------------
+    judge_dimensions_instructions: list[str] = Field(
+        ["accuracy"], description="Dimensions the judge rates for instruction pairs (seed names)."
+    )
+    judge_dimensions_news: list[str] = Field(
+        ["faithfulness"], description="Dimensions the judge rates for news pairs (seed names)."
+    )
+    judge_max_retries: int = Field(
+        1, ge=0, le=5, description="Unparseable judge answers sent back before quarantine."
+    )
+    judge_max_new_tokens: int = Field(
+        32, ge=4, description="Cap on the judge's answer (score line + short explanation)."
+    )
+    judge_min_score: float = Field(
+        4.0, ge=0, le=5, description="Judge score at or above which a pair passes."
+    )
+    judge_limit: int | None = Field(
+        None, ge=0, description="Judge at most this many new (pair, dimension) per build."
+    )
+    judge_max_pairs: int | None = Field(
+        None, ge=0, description="Judge only a fixed seeded selection of this many QA pairs."
+    )
+    judge_source_chars: int = Field(
+        1500, ge=100, description="Characters of each news source the judge reads."
+    )
+    judge_calibration_file: Path = Field(
+        PROJECT_DIR / "tests" / "fixtures" / "judge_calibration.jsonl",
+        description="Labelled pairs `synthlake quality calibrate` compares the judge with.",
+    )
+    toxicity_on_questions: bool = Field(False, description="Score questions too, not only answers.")
+    toxicity_batch_size: int = Field(16, ge=1, le=1024, description="Texts per Detoxify batch.")
+    toxicity_max_score: float = Field(
+        0.5, gt=0, le=1, description="A text with any Detoxify score at or above this is toxic."
+    )
+    report_path: Path | None = Field(
+        None, description="Where `synthlake report` writes (default lake/reports/quality.html)."
+    )
+
+    @field_validator("judge_dimensions_instructions", "judge_dimensions_news")
+    @classmethod
+    def _check_judge_dimensions(cls, value: list[str]) -> list[str]:
+        names = [name.strip().lower() for name in value]
+        bad = [name for name in names if not name.replace("_", "").isalpha()]
+        if bad:
+            raise ValueError(f"not dimension names: {bad} (see seeds/judge_dimensions.csv)")
+        return list(dict.fromkeys(names))
+
+    # --- training export ---------------------------------------------------------------
+    training_min_judge_score: float = Field(
+        4.0, ge=0, le=5, description="Lowest judge score (any dimension) a training pair may have."
+    )
+    training_max_toxicity: float = Field(
+        0.5, gt=0, le=1, description="A pair with a Detoxify score at or above this is left out."
+    )
+    training_require_faithful: bool = Field(
+        True, description="Leave out news pairs with the hallucination flag."
+    )
+    training_require_language_match: bool = Field(
+        True, description="Leave out instruction rows whose text is not in their labelled language."
+    )
+    training_unscored: Literal["exclude", "include"] = Field(
+        "exclude", description="Pairs the judge could not score: left out or exported."
+    )
+    training_eval_fraction: float = Field(
+        0.1, ge=0, lt=1, description="Share of each (language, domain) held out for evaluation."
+    )
+    training_validation_fraction: float = Field(
+        0.1, ge=0, lt=1, description="Share of each (language, domain) in the validation split."
+    )
+    training_seed: int = Field(42, description="Seed of the train/validation/eval split.")
+
+    @field_validator("training_validation_fraction")
+    @classmethod
+    def _check_training_fractions(cls, value: float, info: Any) -> float:
+        total = value + info.data.get("training_eval_fraction", 0.0)
+        if total >= 1:
+            raise ValueError(
+                "training_eval_fraction + training_validation_fraction must be below 1 "
+                f"(got {total:g}): nothing would be left to train on"
+            )
+        return value
+
     # --- MongoDB -----------------------------------------------------------------------
     mongodb_uri: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SYNTHLAKE_MONGODB_URI", "MONGODB_URI")
@@ -195,6 +376,18 @@ class Settings(BaseSettings):
         "delete", description="What happens to a document whose row left its mart."
     )
     mongodb_timeout_s: float = Field(10, gt=0, description="Server selection / connect timeout.")
+
+    # --- training and evaluation ---------------------------------------------------------
+    train_data_dir: Path | None = Field(
+        None, description="Training export `synthlake train` reads (default lake/exports/training)."
+    )
+    eval_max_new_tokens: int = Field(
+        256, ge=1, description="Cap on the tokens of each answer generated for evaluation."
+    )
+    eval_max_rows: int | None = Field(
+        None, ge=1, description="Evaluate a fixed seeded selection of this many eval rows."
+    )
+    eval_judge: bool = Field(True, description="Score evaluation answers with the judge.")
 
     @classmethod
     def settings_customise_sources(
@@ -234,6 +427,32 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    # --- schedule and scale ------------------------------------------------------------
+    refresh_cron: str = Field(
+        "0 */6 * * *", description="Cron of the `synthlake serve` deployment (settings.timezone)."
+    )
+    refresh_news: Literal["sample-site", "live", "none"] = Field(
+        "live", description="News source of the scheduled refresh."
+    )
+    refresh_inputs: Path | None = Field(
+        None, description="Input folder of the scheduled refresh (default: the sample)."
+    )
+    refresh_retries: int = Field(2, ge=0, le=20, description="Flow retries of a scheduled run.")
+    refresh_retry_delay_s: float = Field(600, ge=0, description="Wait before a flow retry.")
+    dask_address: str | None = Field(
+        None, description="Dask scheduler (tcp://host:8786) for the embedding stage."
+    )
+    dask_partition_rows: int = Field(256, ge=1, description="Rows per task on the cluster.")
+
+    @field_validator("refresh_cron")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        # the shape only (Prefect, imported lazily by `synthlake serve`, checks the rest)
+        fields = value.split()
+        if len(fields) != 5 or not all(re.fullmatch(r"[0-9A-Za-z*/,-]+", f) for f in fields):
+            raise ValueError(f"not a 5-field cron expression: {value!r} (e.g. '0 */6 * * *')")
         return value
 
     # --- derived -------------------------------------------------------------------------

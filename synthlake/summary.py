@@ -25,6 +25,7 @@ class RunSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     ingest: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
+    stages: dict[str, dict[str, int]] = field(default_factory=dict)
     dropped: dict[str, dict[str, int]] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -46,16 +47,52 @@ REPORTED_TABLES = (
     "stg_news__articles",
     "stg_hf__instructions",
     "stg_ingest__rejects",
+    "news_clusters",
+    "news_qa",
+    "qa_pairs",
     "exp_files__news_articles",
     "exp_files__instructions",
 )
 
+# Per-stage outcomes worth a line of their own: (label, table, SQL giving (key, count)).
+STAGE_OUTCOMES = (
+    (
+        "instructions dedup",
+        "int_instructions_deduplicated",
+        "select coalesce(drop_reason, 'kept'), count(*) from int_instructions_deduplicated "
+        "group by all order by all",
+    ),
+    (
+        "translations",
+        "int_instructions_translated",
+        "select status, count(*) from int_instructions_translated group by all order by all",
+    ),
+    (
+        "judgements",
+        "int_qa_judgements",
+        "select judge_status, count(*) from int_qa_judgements group by all order by all",
+    ),
+    (
+        "toxicity",
+        "int_qa_toxicity",
+        "select toxicity_status, count(*) from int_qa_toxicity group by all order by all",
+    ),
+    (
+        "llm quarantined",
+        "stg_llm__failures",
+        "select stage || ': ' || reason, count(*) from stg_llm__failures group by all order by all",
+    ),
+)
 
-def warehouse_counts(lake: Lake) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Row counts of the reported tables and rejects per domain and reason."""
+
+def warehouse_counts(
+    lake: Lake,
+) -> tuple[dict[str, int], dict[str, dict[str, int]], dict[str, dict[str, int]]]:
+    """Row counts of the reported tables, outcomes per stage, rejects per domain and reason."""
     if not lake.warehouse.is_file():
-        return {}, {}
+        return {}, {}, {}
     tables: dict[str, int] = {}
+    stages: dict[str, dict[str, int]] = {}
     dropped: dict[str, dict[str, int]] = {}
     with duckdb.connect(str(lake.warehouse), read_only=True) as con:
         present = {
@@ -65,12 +102,15 @@ def warehouse_counts(lake: Lake) -> tuple[dict[str, int], dict[str, dict[str, in
         for name in REPORTED_TABLES:
             if name in present:
                 tables[name] = con.execute(f'select count(*) from "{name}"').fetchone()[0]
+        for label, name, sql in STAGE_OUTCOMES:
+            if name in present:
+                stages[label] = {str(key): n for key, n in con.execute(sql).fetchall()}
         if "stg_ingest__rejects" in present:
             for domain, reason, n in con.execute(
                 "select domain, reason, count(*) from stg_ingest__rejects group by all order by all"
             ).fetchall():
                 dropped.setdefault(domain, {})[reason] = n
-    return tables, dropped
+    return tables, stages, dropped
 
 
 def render(summary: RunSummary) -> None:
@@ -96,6 +136,9 @@ def render(summary: RunSummary) -> None:
             )
     for name, count in summary.tables.items():
         table.add_row(name, str(count))
+    for label, outcomes in summary.stages.items():
+        shown = ", ".join(f"{key} {n}" for key, n in outcomes.items()) or "none"
+        table.add_row(label, shown)
     for domain, reasons in summary.dropped.items():
         for reason, count in reasons.items():
             table.add_row(f"dropped {domain}: {reason}", str(count))

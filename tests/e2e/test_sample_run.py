@@ -8,17 +8,11 @@ not against a number copied from a previous run.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from synthlake.settings import PROJECT_DIR as REPO
-
-SAMPLE = REPO / "data" / "sample"
+from tests.e2e.conftest import SAMPLE, SampleRun, raw_files, rows, uncached_llm_calls
 
 pytestmark = pytest.mark.slow
 
@@ -44,38 +38,17 @@ def expected_instructions() -> tuple[list[dict], list[dict]]:
     return slim_ok, hermes_ok
 
 
-def run_cli(lake: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHLAKE_")}
-    env["SYNTHLAKE_LAKE_ROOT"] = str(lake)
-    return subprocess.run(
-        [sys.executable, "-m", "synthlake.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    lake = tmp_path_factory.mktemp("e2e") / "lake"
-    result = run_cli(lake, "run")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return lake
+def lake(sample_run: SampleRun) -> Path:
+    return sample_run.lake
 
 
-def rows(lake: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
-def test_news_staging_matches_the_sample(sample_run: Path) -> None:
+def test_news_staging_matches_the_sample(lake: Path) -> None:
     expected = expected_news()
     got = {
         url: (outlet, title, tags, published)
         for url, outlet, title, tags, published in rows(
-            sample_run, "select url, outlet, title, tags, published_at from stg_news__articles"
+            lake, "select url, outlet, title, tags, published_at from stg_news__articles"
         )
     }
     assert set(got) == set(expected)
@@ -90,35 +63,33 @@ def test_news_staging_matches_the_sample(sample_run: Path) -> None:
         )
         assert tags == want_tags
         assert published is not None and published.tzinfo is not None
-    bodies = dict(rows(sample_run, "select url, content from stg_news__articles"))
+    bodies = dict(rows(lake, "select url, content from stg_news__articles"))
     for url, record in expected.items():
         assert bodies[url] == "\n\n".join(" ".join(p.split()) for p in record["body"])
 
 
-def test_instruction_staging_matches_the_sample(sample_run: Path) -> None:
+def test_instruction_staging_matches_the_sample(lake: Path) -> None:
     slim_ok, hermes_ok = expected_instructions()
     counts = dict(
-        rows(sample_run, "select source_dataset, count(*) from stg_hf__instructions group by all")
+        rows(lake, "select source_dataset, count(*) from stg_hf__instructions group by all")
     )
     assert counts == {"Open-Orca/SlimOrca": len(slim_ok), "teknium/openhermes": len(hermes_ok)}
     inputs = {
         i: o
         for i, o in rows(
-            sample_run,
+            lake,
             "select instruction, input from stg_hf__instructions where input is not null",
         )
     }
     assert inputs == {r["instruction"]: r["input"] for r in hermes_ok if r["input"]}
-    multi = rows(sample_run, "select count(*) from stg_hf__instructions where is_multi_turn")
+    multi = rows(lake, "select count(*) from stg_hf__instructions where is_multi_turn")
     assert multi == [
         (sum(1 for r in slim_ok if sum(t["from"] == "human" for t in r["conversations"]) > 1),)
     ]
 
 
-def test_bad_rows_are_visible_with_reasons(sample_run: Path) -> None:
-    reasons = dict(
-        rows(sample_run, "select reason, count(*) from stg_ingest__rejects group by all")
-    )
+def test_bad_rows_are_visible_with_reasons(lake: Path) -> None:
+    reasons = dict(rows(lake, "select reason, count(*) from stg_ingest__rejects group by all"))
     assert reasons == {
         "duplicate_url": 1,
         "empty_content": 1,
@@ -127,19 +98,34 @@ def test_bad_rows_are_visible_with_reasons(sample_run: Path) -> None:
     }
 
 
-def test_outputs_and_summary_are_written(sample_run: Path) -> None:
-    assert (sample_run / "exports" / "news_articles.parquet").is_file()
-    assert (sample_run / "exports" / "instructions.parquet").is_file()
-    summaries = list((sample_run / "runs").glob("*/summary.json"))
-    assert len(summaries) == 1
-    summary = json.loads(summaries[0].read_text())
+def test_outputs_and_summary_are_written(lake: Path) -> None:
+    assert (lake / "exports" / "news_articles.parquet").is_file()
+    assert (lake / "exports" / "instructions.parquet").is_file()
+    summaries = sorted((lake / "runs").glob("*/summary.json"))
+    assert len(summaries) == 2  # the run and the rerun
+    summary = json.loads(summaries[-1].read_text())
     assert summary["tables"]["stg_news__articles"] == len(expected_news())
+    assert summary["tables"]["qa_pairs"] == rows(lake, "select count(*) from qa_pairs")[0][0]
+    judged = dict(rows(lake, "select judge_status, count(*) from int_qa_judgements group by 1"))
+    assert summary["stages"]["judgements"] == judged
+    # Detoxify has no weights here: the summary says so and how to enable it
+    assert any("SYNTHLAKE_DETOXIFY_CHECKPOINT" in w for w in summary["warnings"])
 
 
-def test_rerun_adds_nothing(sample_run: Path) -> None:
-    raw_before = sorted(p.relative_to(sample_run) for p in (sample_run / "raw").rglob("*.parquet"))
-    result = run_cli(sample_run, "run")
-    assert result.returncode == 0, result.stderr[-3000:]
-    raw_after = sorted(p.relative_to(sample_run) for p in (sample_run / "raw").rglob("*.parquet"))
-    assert raw_after == raw_before
-    assert rows(sample_run, "select count(*) from stg_news__articles") == [(len(expected_news()),)]
+def test_rerun_adds_nothing_and_calls_no_llm(sample_run: SampleRun) -> None:
+    lake = sample_run.lake
+    assert raw_files(lake) == sample_run.first["raw_files"]
+    assert rows(lake, "select count(*) from stg_news__articles") == [(len(expected_news()),)]
+    assert rows(lake, "select qa_id from news_qa order by qa_id") == sample_run.first["news_qa"]
+    # every LLM stage ran in the first run; the rerun answered everything from what is stored
+    assert set(sample_run.first["llm_calls"]) >= {"summarize", "translate", "judge"}
+    assert uncached_llm_calls(lake) == sample_run.first["llm_calls"]
+    assert rows(lake, "select count(*) from int_instructions_translated") == [
+        (sample_run.first["translations"],)
+    ]
+    assert rows(lake, "select count(*) from int_qa_judgements") == [
+        (sample_run.first["judgements"],)
+    ]
+    # nothing new was ingested, so the rerun did not rebuild the warehouse at all
+    latest = json.loads(sorted((lake / "runs").glob("*/summary.json"))[-1].read_text())
+    assert latest["outputs"]["dbt build"].startswith("skipped: nothing changed")

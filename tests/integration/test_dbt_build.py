@@ -75,8 +75,13 @@ def filled_lake(tmp_path: Path, lake: Lake, settings: Settings) -> Lake:
     return lake
 
 
+# The staging layer and its tests: the stages above it (LLM, embeddings) have their own
+# integration tests, and the whole graph runs in tests/e2e/ and on the empty lake below.
+STAGING = ["build", "--select", "staging", "--indirect-selection", "cautious"]
+
+
 def test_build_maps_roles_and_keeps_input(filled_lake: Lake, settings: Settings) -> None:
-    run_dbt(["build"], settings)
+    run_dbt(STAGING, settings)
     rows = query(
         filled_lake,
         """
@@ -115,7 +120,7 @@ def test_staging_keeps_the_latest_version(
         json.dumps({"url": "https://www.ansa.it/a.html", "title": "T2", "content": "Nuovo."}) + "\n"
     )
     import_news_file(update, filled_lake, settings, run_id="r2")
-    run_dbt(["build"], settings)
+    run_dbt(STAGING, settings)
     assert query(filled_lake, "select title, content from stg_news__articles") == [("T2", "Nuovo.")]
 
 
@@ -133,7 +138,7 @@ def test_a_failing_dbt_test_fails_with_dbts_message(filled_lake: Lake, settings:
     }
     filled_lake.write_raw("news", pa.Table.from_pylist([row], schema=RAW_NEWS_SCHEMA), "bad")
     with pytest.raises(DbtError) as info:
-        run_dbt(["build"], settings)
+        run_dbt(STAGING, settings)
     assert "not_null_stg_news__articles_title" in str(info.value)
 
 
