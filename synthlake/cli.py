@@ -100,7 +100,7 @@ def ingest_news(
     from ingest.news.importer import import_news_file
 
     settings = settings_for(lake)
-    stats = import_news_file(from_, Lake.fromsettings_for(settings), settings, run_id=new_run_id())
+    stats = import_news_file(from_, Lake.from_settings(settings), settings, run_id=new_run_id())
     typer.echo(
         f"{from_}: {stats.read} read, {stats.new} new, {stats.updated} updated, "
         f"{stats.unchanged} unchanged, rejected {stats.rejected or 0}"
@@ -124,7 +124,7 @@ def ingest_hf(
     settings = settings_for(lake)
     stats = import_hf_file(
         from_,
-        Lake.fromsettings_for(settings),
+        Lake.from_settings(settings),
         HFSource(dataset, revision, language),
         run_id=new_run_id(),
     )
@@ -173,7 +173,7 @@ def ingest_folder_command(
     from ingest.sample import ingest_folder
 
     settings = settings_for(lake)
-    results = ingest_folder(folder, Lake.fromsettings_for(settings), settings, run_id=new_run_id())
+    results = ingest_folder(folder, Lake.from_settings(settings), settings, run_id=new_run_id())
     for domain, files in results.items():
         for name, stats in files.items():
             typer.echo(f"{domain} {name}: {stats.as_dict() | {'files': len(stats.files)}}")
@@ -192,7 +192,7 @@ def build(
 
     settings = settings_for(lake)
     # ensure(): a lake made by an older version gets the schema files of newer raw tables
-    Lake.fromsettings_for(settings).require().ensure().check_raw()
+    Lake.from_settings(settings).require().ensure().check_raw()
     run_dbt(["build", *(["--select", select] if select else [])], settings)
 
 
@@ -223,7 +223,7 @@ def export(
     if push and what == "files":
         raise typer.BadParameter("--push uploads the training dataset: drop `files`")
     settings = settings_for(lake)
-    lake_dir = Lake.fromsettings_for(settings).require()
+    lake_dir = Lake.from_settings(settings).require()
     if what in ("all", "files"):
         for name, path in export_files(lake_dir).items():
             typer.echo(f"{name} -> {path}")
@@ -248,7 +248,7 @@ def sql(
 
     from synthlake.errors import LakeError
 
-    warehouse = Lake.fromsettings_for(settings_for(lake)).warehouse
+    warehouse = Lake.from_settings(settings_for(lake)).warehouse
     if not warehouse.is_file():
         raise LakeError(f"no warehouse at {warehouse}: run `synthlake run` first")
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -328,7 +328,7 @@ def report(
     from synthlake.quality.report import write_report
 
     settings = settings_for(lake)
-    typer.echo(str(write_report(settings, Lake.fromsettings_for(settings).require(), path=out)))
+    typer.echo(str(write_report(settings, Lake.from_settings(settings).require(), path=out)))
 
 
 @app.command()

@@ -59,7 +59,7 @@ def train_command(
     if merge:
         overrides["merge"] = True
     if config is None:  # resume with the config the run saved
-        config = str(Lake.fromsettings_for(settings).runs / str(resume) / CONFIG_FILE)
+        config = str(Lake.from_settings(settings).runs / str(resume) / CONFIG_FILE)
         cfg = load_config(config, **overrides)  # JSON is YAML
     else:
         cfg = load_config(config, **overrides)
@@ -140,7 +140,7 @@ def evaluate_command(
     from train.evaluate import evaluate
 
     settings = settings_for(lake)
-    run_dir = Lake.fromsettings_for(settings).runs / run
+    run_dir = Lake.from_settings(settings).runs / run
     table = evaluate(
         settings,
         run_dir,
