@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
@@ -300,3 +302,27 @@ def test_the_report_renders_from_the_marts(built, tmp_path: Path) -> None:
     assert "Wrong: 2 + 2 is 4, stated with confidence." in page
     assert "Translate &#x27;good morning&#x27; into Italian." in page  # escaped
     assert "No news clusters yet" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no headless chromium here")
+def test_the_report_renders_to_a_page_a_person_can_read(built, tmp_path: Path) -> None:
+    """Rendered by headless Chromium: the page is tall (every section laid out, the plots
+    decoded) and not blank. Looking at the PNG is the human part of this check."""
+    from PIL import Image
+
+    path = write_report(built["settings"], built["lake"], tmp_path / "report.html")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--window-size=1200,4000", f"--screenshot={shot}", path.as_uri(),
+        ],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    image = Image.open(shot).convert("L")
+    assert image.size == (1200, 4000)
+    # rows of the page with ink on them (text, bars): most of the height is used
+    ink_rows = sum(
+        1 for y in range(0, 4000, 10) if min(image.crop((0, y, 1200, y + 1)).getdata()) < 128
+    )
+    assert ink_rows > 150, f"only {ink_rows} of 400 sampled rows have any ink"
