@@ -104,22 +104,12 @@ def base_model_location(model: str, cache_root: Path) -> tuple[str, str, bool]:
     """
     if not model.startswith("local:"):
         return model, model, Path(model).expanduser().is_dir()
-    from synthlake.llm.providers.local import (
-        _save_converted,
-        converted_dir,
-        load_model,
-        resolve_local_model,
-    )
+    from synthlake.llm.providers.local import converted_weights, resolve_local_model
 
     source = resolve_local_model(model.removeprefix("local:"))
     if source.gguf_file is None:
         return str(source.directory), source.fingerprint, True
-    target = converted_dir(source, cache_root)
-    if not (target / "config.json").is_file():
-        loaded = load_model(source, cache_root)  # dequantizes and saves the converted weights
-        if not (target / "config.json").is_file():
-            # the process had it loaded already (from another cache root): save it here
-            _save_converted(loaded.model, loaded.tokenizer, target)
+    target = converted_weights(source, cache_root)
     if not (target / "config.json").is_file():
         raise TrainingError(f"could not cache the converted weights of {model} in {target}")
     return str(target), source.fingerprint, True

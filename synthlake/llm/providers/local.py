@@ -168,6 +168,18 @@ def load_model(source: ModelSource, cache_root: Path) -> LoadedModel:
         return loaded
 
 
+def converted_weights(source: ModelSource, cache_root: Path) -> Path:
+    """The folder of ``source``'s dequantized weights under ``cache_root``, written if
+    missing (also when this process loaded the model earlier from another cache root), for
+    readers that load it themselves, such as training."""
+    target = converted_dir(source, cache_root)
+    if not (target / "config.json").is_file():
+        loaded = load_model(source, cache_root)
+        if not (target / "config.json").is_file():
+            _save_converted(loaded.model, loaded.tokenizer, target)
+    return target
+
+
 def _load(source: ModelSource, cache_root: Path) -> LoadedModel:
     torch, transformers = _import_torch_transformers()
     if source.gguf_file is not None:

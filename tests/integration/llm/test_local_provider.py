@@ -16,6 +16,7 @@ from synthlake.llm.providers.local import (
     LocalTransformersProvider,
     builtin_gguf_path,
     converted_dir,
+    converted_weights,
 )
 from synthlake.llm.runner import LLMRunner
 from synthlake.llm.types import GenerationParams, LLMRequest, Message
@@ -53,7 +54,10 @@ def _one_torch_thread():
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Loads SmolLM2 once for the session; its converted weights land here."""
     cache = tmp_path_factory.mktemp("llm-cache")
-    LocalTransformersProvider("smollm2", cache_root=cache).load()
+    provider = LocalTransformersProvider("smollm2", cache_root=cache)
+    provider.load()
+    # written here even when another test loaded the model first from another cache root
+    converted_weights(provider.source, cache)
     return cache
 
 
