@@ -58,7 +58,7 @@ def last_build(lake: Lake) -> dict[str, Any] | None:
         return None
 
 
-def is_up_to_date(settings: Settings, lake: Lake, fingerprint: str) -> bool:
+def is_up_to_date(lake: Lake, fingerprint: str) -> bool:
     state = last_build(lake)
     return bool(state and state.get("fingerprint") == fingerprint and lake.warehouse.is_file())
 

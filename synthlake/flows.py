@@ -128,7 +128,7 @@ def refresh(
     t0 = time.perf_counter()
     check_lake(lake)
     fingerprint = build_fingerprint(settings, lake)
-    if not rebuild and is_up_to_date(settings, lake, fingerprint):
+    if not rebuild and is_up_to_date(lake, fingerprint):
         built = (last_build(lake) or {}).get("built_at", "?")
         summary.outputs["dbt build"] = f"skipped: nothing changed since the build of {built}"
         get_run_logger().info("warehouse up to date (built %s): dbt build skipped", built)

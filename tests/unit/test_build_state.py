@@ -33,9 +33,9 @@ def test_up_to_date_needs_the_recorded_fingerprint_and_a_warehouse(
     lake: Lake, settings: Settings
 ) -> None:
     fingerprint = build_fingerprint(settings, lake)
-    assert not is_up_to_date(settings, lake, fingerprint)  # never built
+    assert not is_up_to_date(lake, fingerprint)  # never built
     record_build(lake, fingerprint, "r1")
-    assert not is_up_to_date(settings, lake, fingerprint)  # no warehouse file
+    assert not is_up_to_date(lake, fingerprint)  # no warehouse file
     lake.warehouse.write_bytes(b"")
-    assert is_up_to_date(settings, lake, fingerprint)
-    assert not is_up_to_date(settings, lake, "another")
+    assert is_up_to_date(lake, fingerprint)
+    assert not is_up_to_date(lake, "another")
