@@ -113,6 +113,16 @@ class Settings(BaseSettings):
     llm_context_tokens: int | None = Field(None, ge=256, description="Override model context.")
     llm_cache: bool = Field(True, description="Persistent response cache in lake/cache/.")
     llm_budget_usd: float | None = Field(None, ge=0, description="Stop cleanly past this.")
+    llm_batch_api: bool = Field(
+        False, description="Send remote requests as OpenAI/Gemini batch jobs (half price, slower)."
+    )
+    llm_batch_poll_s: float = Field(30, gt=0, description="Seconds between batch job polls.")
+    llm_batch_wait_s: float = Field(
+        86_400, gt=0, description="Wait this long for batch jobs, then leave them to the next run."
+    )
+    llm_batch_max_requests: int = Field(
+        10_000, ge=1, le=50_000, description="Requests per submitted batch job."
+    )
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("SYNTHLAKE_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
@@ -445,6 +455,12 @@ class Settings(BaseSettings):
         None, description="Dask scheduler (tcp://host:8786) for the embedding stage."
     )
     dask_partition_rows: int = Field(256, ge=1, description="Rows per task on the cluster.")
+    notify_urls: SecretStr | None = Field(
+        None, description="Apprise URLs (comma-separated) the run summary is sent to."
+    )
+    notify_on: Literal["always", "problems", "failure"] = Field(
+        "always", description="Which runs notify: every one, with warnings/failures, or failed."
+    )
 
     @field_validator("refresh_cron")
     @classmethod

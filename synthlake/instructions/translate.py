@@ -56,6 +56,7 @@ from synthlake.instructions.protect import (
     split_layout,
 )
 from synthlake.lake import short_id
+from synthlake.llm.types import TRANSIENT_FAILURES
 from synthlake.sampling import seeded_selection
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,6 @@ log = logging.getLogger(__name__)
 PROMPT_ID = "translate_instruction"
 SOURCE_COLUMNS = "id, source_dataset, language, shape, system, instruction, input, output, turns"
 STATUSES = ("verified", "quarantined", "untranslatable")
-TRANSIENT_LLM_FAILURES = frozenset(
-    {"rate_limited", "server_error", "timeout", "connection_error", "budget_exceeded"}
-)
 CHARS_PER_TOKEN = 3.5  # BPE on Latin-script prose: ~4 (English) to ~3.5 (accented text)
 EXPANSION = 1.3  # Romance/German translations run up to ~1.3x the English length
 TOKEN_MARGIN = 8
@@ -409,7 +407,7 @@ def _assemble(job: _Job, results: list[Any], min_letters: int) -> _Assembled | N
             result = results[index]
             index += 1
             if not result.ok:
-                if result.reason in TRANSIENT_LLM_FAILURES:
+                if result.reason in TRANSIENT_FAILURES:
                     return None  # the next build retries this row
                 reasons.append(f"llm_failure:{result.reason}")
                 answers.append("")

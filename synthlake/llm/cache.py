@@ -6,6 +6,10 @@ warehouse's write lock for a whole build, and LLM steps run *inside* that build.
 - ``responses``: one row per successful answer, keyed by ``cache_key`` (a hash of
   provider, model, prompt id and version, messages and generation params). Only answers
   are stored: a failed call, or an answer that failed validation, is never cached.
+- ``batch_jobs`` / ``batch_requests``: provider batch jobs submitted and not yet collected
+  (``SYNTHLAKE_LLM_BATCH_API``), with the cache key of each request, so that a run that
+  stops waiting, or is killed, never submits (and pays for) the same requests again: the
+  next run collects the job instead.
 - ``journal``: one row per finished request (call or failure), committed as it finishes.
   At the end of a batch the runner moves its rows into the lake's raw Parquet tables
   (``llm_calls``, ``llm_failures``) and deletes them; rows left by a process that was
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from synthlake.llm.types import GenerationParams, Message
 
@@ -62,6 +66,25 @@ create table if not exists journal (
     payload text not null
 );
 create index if not exists journal_run on journal (run_id);
+create table if not exists batch_jobs (
+    job_id text primary key,
+    provider text not null,
+    model text not null,
+    stage text not null,
+    submitted_at text not null,
+    finished_at text,
+    outcome text,
+    detail text
+);
+create table if not exists batch_requests (
+    job_id text not null references batch_jobs (job_id),
+    custom_id text not null,
+    cache_key text not null,
+    row_id text not null,
+    prompt_id text not null,
+    prompt_version text not null,
+    primary key (job_id, custom_id)
+);
 """
 
 
@@ -99,6 +122,22 @@ class CachedResponse:
     finish_reason: str | None
     latency_s: float | None
     cost_usd: float | None
+
+
+class BatchRequestRow(NamedTuple):
+    custom_id: str
+    cache_key: str
+    row_id: str
+    prompt_id: str
+    prompt_version: str
+
+
+@dataclass(slots=True)
+class OpenBatchJob:
+    job_id: str
+    stage: str
+    submitted_at: str
+    requests: dict[str, BatchRequestRow]  # by custom_id
 
 
 class LLMStore:
@@ -195,6 +234,67 @@ class LLMStore:
     def count(self) -> int:
         with self._lock:
             return self._conn.execute("select count(*) from responses").fetchone()[0]
+
+    # --- batch jobs --------------------------------------------------------------------
+    def add_batch_job(
+        self,
+        job_id: str,
+        *,
+        provider: str,
+        model: str,
+        stage: str,
+        requests: Sequence[BatchRequestRow],
+    ) -> None:
+        """Remember a submitted job and its requests, committed before anything waits."""
+        with self._lock:
+            self._conn.execute("begin immediate")
+            try:
+                self._conn.execute(
+                    "insert or replace into batch_jobs values (?,?,?,?,?,null,null,null)",
+                    (job_id, provider, model, stage, datetime.now(UTC).isoformat()),
+                )
+                self._conn.executemany(
+                    "insert or replace into batch_requests values (?,?,?,?,?,?)",
+                    [(job_id, *row) for row in requests],
+                )
+                self._conn.execute("commit")
+            except BaseException:
+                self._conn.execute("rollback")
+                raise
+
+    def open_batch_jobs(self, provider: str, model: str) -> dict[str, OpenBatchJob]:
+        """Jobs of this provider and model not collected yet, with their requests."""
+        with self._lock:
+            jobs = self._conn.execute(
+                "select job_id, stage, submitted_at from batch_jobs "
+                "where provider = ? and model = ? and finished_at is null order by submitted_at",
+                (provider, model),
+            ).fetchall()
+            found: dict[str, OpenBatchJob] = {}
+            for job_id, stage, submitted_at in jobs:
+                rows = self._conn.execute(
+                    "select custom_id, cache_key, row_id, prompt_id, prompt_version "
+                    "from batch_requests where job_id = ?",
+                    (job_id,),
+                ).fetchall()
+                requests = {row[0]: BatchRequestRow(*row) for row in rows}
+                found[job_id] = OpenBatchJob(job_id, stage, submitted_at, requests)
+        return found
+
+    def close_batch_job(self, job_id: str, outcome: str, detail: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "update batch_jobs set finished_at = ?, outcome = ?, detail = ? where job_id = ?",
+                (datetime.now(UTC).isoformat(), outcome, detail, job_id),
+            )
+
+    def batch_jobs(self) -> list[tuple[Any, ...]]:
+        """Every job: (job_id, provider, model, stage, submitted_at, finished_at, outcome,
+        detail), newest first."""
+        with self._lock:
+            return self._conn.execute(
+                "select * from batch_jobs order by submitted_at desc"
+            ).fetchall()
 
     # --- journal -----------------------------------------------------------------------
     def _journal(self, kind: str, run_id: str, payload: dict[str, Any]) -> None:

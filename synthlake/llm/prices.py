@@ -18,6 +18,9 @@ from synthlake.errors import SettingsError
 log = logging.getLogger(__name__)
 
 PRICES_FILE = Path("seeds") / "llm_prices.csv"
+# Batch jobs are billed at half the list price by both providers (their pricing pages);
+# one factor per provider rather than a CSV column, since it applies to every model.
+BATCH_DISCOUNT = {"openai": 0.5, "gemini": 0.5}
 _COLUMNS = ("provider", "model", "usd_per_1m_input_tokens", "usd_per_1m_output_tokens")
 
 
@@ -82,6 +85,12 @@ class PriceTable:
             )
         return found
 
-    def cost(self, provider: str, model: str, tokens_in: int, tokens_out: int) -> float | None:
+    def cost(
+        self, provider: str, model: str, tokens_in: int, tokens_out: int, *, batch: bool = False
+    ) -> float | None:
+        """Dollars for these tokens; ``batch``: sent through the provider's batch API."""
         price = self.price(provider, model)
-        return None if price is None else price.cost(tokens_in, tokens_out)
+        if price is None:
+            return None
+        factor = BATCH_DISCOUNT.get(provider, 1.0) if batch else 1.0
+        return price.cost(tokens_in, tokens_out) * factor

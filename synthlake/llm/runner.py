@@ -9,7 +9,8 @@ rest of the batch. Around the provider it adds:
 - the persistent cache (``synthlake/llm/cache.py``): a rerun, or a resume after the
   process was killed mid-batch, pays only for the requests that never finished;
 - for remote providers, asyncio concurrency (``llm_concurrency``), a requests/tokens per
-  minute bucket and retries that honour ``Retry-After``; for the local provider, batched
+  minute bucket and retries that honour ``Retry-After``, or, with ``llm_batch_api``, the
+  provider's batch jobs (``synthlake/llm/batch.py``); for the local provider, batched
   forward passes (``llm_batch_size``) in a worker thread;
 - a budget (``llm_budget_usd``) that fails the remaining requests with
   ``budget_exceeded`` instead of overspending, and token/cost accounting into the lake's
@@ -43,6 +44,7 @@ from synthlake.llm.accounting import (
     flush_journal,
     mark_active,
 )
+from synthlake.llm.batch import BatchSession, uses_batch_api
 from synthlake.llm.cache import CachedResponse, LLMStore, cache_key
 from synthlake.llm.limits import ProviderLimiter
 from synthlake.llm.prices import PriceTable
@@ -194,7 +196,9 @@ class LLMRunner:
             items = self._prepare(ctx, requests, exact_tokens=True)
             leaders = self._answer_from_cache(ctx, items)
             if leaders:
-                if provider.remote:
+                if uses_batch_api(self.settings, provider):
+                    await BatchSession(self, ctx).run(leaders)
+                elif provider.remote:
                     await self._run_remote(ctx, leaders)
                 else:
                     await self._run_local(ctx, leaders)
@@ -243,7 +247,10 @@ class LLMRunner:
         finally:
             if ctx_store is not None:
                 ctx_store.close()
-        usd = self.prices.cost(self.provider.name, self.provider.model, tokens_in, tokens_out)
+        batch = uses_batch_api(self.settings, self.provider)
+        usd = self.prices.cost(
+            self.provider.name, self.provider.model, tokens_in, tokens_out, batch=batch
+        )
         if rejected:
             log.info("estimate: %d requests would be rejected before sending", rejected)
         return tokens_in, tokens_out, usd, len(seen)

@@ -30,8 +30,20 @@ FailureReason = Literal[
     "provider_error",  # anything else the provider raised
     "budget_exceeded",  # llm_budget_usd reached before this request was sent
     "invalid_output",  # the answer did not validate (structured outputs)
+    "batch_pending",  # in a provider batch job not finished yet: the next run collects it
 ]
 FAILURE_REASONS: tuple[str, ...] = FailureReason.__args__  # type: ignore[attr-defined]
+# Failures a plain rerun may cure: the stages do not store them, so the next build asks again.
+TRANSIENT_FAILURES: frozenset[str] = frozenset(
+    {
+        "rate_limited",
+        "server_error",
+        "timeout",
+        "connection_error",
+        "budget_exceeded",
+        "batch_pending",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from synthlake.errors import SettingsError
+from synthlake.llm.types import TRANSIENT_FAILURES
 from synthlake.sampling import seeded_selection
 from synthlake.settings import PROJECT_DIR
 
@@ -41,10 +42,6 @@ DOMAINS = ("instructions", "news")
 PROMPT_FOR_DOMAIN = {"instructions": "judge", "news": "judge_news"}
 DIMENSIONS_SEED = PROJECT_DIR / "seeds" / "judge_dimensions.csv"
 EXPLANATION_LIMIT = 4000  # characters of explanation kept per row
-# Failures a plain rerun may cure: not stored, so the next build asks again.
-TRANSIENT_FAILURES = frozenset(
-    {"rate_limited", "server_error", "timeout", "connection_error", "budget_exceeded"}
-)
 JUDGE_STATUSES = ("ok", "quarantined")
 
 LANGUAGE_NAMES = {

@@ -33,7 +33,8 @@ joined as (
         failures.llm,
         failures.reason,
         failures.reason in (
-            'rate_limited', 'server_error', 'timeout', 'connection_error', 'budget_exceeded'
+            'rate_limited', 'server_error', 'timeout', 'connection_error', 'budget_exceeded',
+            'batch_pending'
         ) as is_transient,
         failures.detail,
         failures.raw_text,

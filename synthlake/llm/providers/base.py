@@ -129,3 +129,45 @@ class LocalProvider(Protocol):
 
 
 Provider = RemoteProvider | LocalProvider
+
+BatchState = Literal["running", "completed", "expired", "cancelled", "failed"]
+
+
+@dataclass(slots=True)
+class BatchEntry:
+    """One request of a batch job; ``custom_id`` is how its answer comes back."""
+
+    custom_id: str
+    encoded: Encoded
+    params: GenerationParams
+
+
+@dataclass(slots=True)
+class BatchPoll:
+    """A batch job's state. ``completed``, ``expired`` and ``cancelled`` may carry answers
+    (expired/cancelled ones only for the requests that ran); ``failed`` carries none."""
+
+    job_id: str
+    state: BatchState
+    detail: str = ""
+    handle: Any = None  # the SDK's job object, for collecting the results
+
+
+@runtime_checkable
+class BatchProvider(Protocol):
+    """A remote provider with an asynchronous batch API (OpenAI, Gemini): requests are
+    submitted as one job, answered within hours at about half the price, and collected.
+
+    ``batch_results`` maps each answered or failed ``custom_id`` to a ``Completion`` or a
+    ``ProviderError``; an id it leaves out never ran (the job expired or was cancelled).
+    """
+
+    batch_max_bytes: int  # what one job may carry (the provider's upload limit, with margin)
+
+    async def batch_submit(self, client: Any, entries: Sequence[BatchEntry], label: str) -> str: ...
+
+    async def batch_poll(self, client: Any, job_id: str) -> BatchPoll: ...
+
+    async def batch_results(
+        self, client: Any, poll: BatchPoll, entries: dict[str, Encoded]
+    ) -> dict[str, Completion | ProviderError]: ...

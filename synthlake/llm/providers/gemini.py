@@ -6,18 +6,30 @@ is the SDK's default unless a base URL is given, here or through the SDK's own
 ``GOOGLE_GEMINI_BASE_URL`` variable (tests point it at a local server that speaks the
 ``generateContent`` REST shape). System messages become ``system_instruction``; assistant
 turns are sent with Gemini's role name ``model``.
+
+With ``SYNTHLAKE_LLM_BATCH_API`` requests go through the Gemini Batch API instead: one job
+of inline requests (``batches.create``, each tagged with its ``custom_id`` in ``metadata``),
+polled with ``batches.get`` and read from ``dest.inlined_responses``. Inline jobs are
+limited to 20 MB, so the runner cuts bigger batches into several jobs.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from synthlake.errors import DependencyMissing, LLMError
-from synthlake.llm.providers.base import Completion, Encoded, ProviderError, estimate_tokens
+from synthlake.llm.providers.base import (
+    BatchEntry,
+    BatchPoll,
+    Completion,
+    Encoded,
+    ProviderError,
+    estimate_tokens,
+)
 from synthlake.llm.types import GenerationParams, Message
 
 log = logging.getLogger(__name__)
@@ -57,9 +69,24 @@ def _transport_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
     return tuple(timeouts), tuple(transport)
 
 
+_BATCH_STATES = {
+    "JOB_STATE_PENDING": "running",
+    "JOB_STATE_QUEUED": "running",
+    "JOB_STATE_RUNNING": "running",
+    "JOB_STATE_UNSPECIFIED": "running",
+    "JOB_STATE_SUCCEEDED": "completed",
+    "JOB_STATE_PARTIALLY_SUCCEEDED": "completed",
+    "JOB_STATE_EXPIRED": "expired",
+    "JOB_STATE_CANCELLED": "cancelled",
+    "JOB_STATE_CANCELLING": "running",
+    "JOB_STATE_FAILED": "failed",
+}
+
+
 class GeminiProvider:
     name = "gemini"
     remote = True
+    batch_max_bytes = 15_000_000  # inline batch requests are capped at 20 MB
 
     def __init__(
         self,
@@ -124,9 +151,9 @@ class GeminiProvider:
             except Exception:  # noqa: BLE001 - closing is best effort
                 log.debug("closing the gemini client failed", exc_info=True)
 
-    async def complete(self, client: Any, encoded: Encoded, params: GenerationParams) -> Completion:
-        _, types, errors = _import_genai()
-        timeouts, transport = _transport_errors()
+    def _request(self, encoded: Encoded, params: GenerationParams) -> tuple[list[Any], Any]:
+        """(contents, config) of one request, the same for a live call and a batch job."""
+        _, types, _ = _import_genai()
         system = "\n\n".join(m.content for m in encoded.messages if m.role == "system")
         contents = [
             types.Content(
@@ -144,6 +171,12 @@ class GeminiProvider:
             stop_sequences=list(params.stop) or None,
             seed=params.seed,
         )
+        return contents, config
+
+    async def complete(self, client: Any, encoded: Encoded, params: GenerationParams) -> Completion:
+        _, _, errors = _import_genai()
+        timeouts, transport = _transport_errors()
+        contents, config = self._request(encoded, params)
         try:
             response = await client.aio.models.generate_content(
                 model=self.model, contents=contents, config=config
@@ -161,6 +194,82 @@ class GeminiProvider:
                 raw_text=exc.doc[:4000] if isinstance(exc.doc, str) else None,
             ) from exc
         return _to_completion(response, encoded)
+
+    # --- the Batch API ---------------------------------------------------------------
+    @contextmanager
+    def _sdk_errors(self, what: str) -> Iterator[None]:
+        _, _, errors = _import_genai()
+        timeouts, transport = _transport_errors()
+        try:
+            yield
+        except errors.APIError as exc:
+            error = _api_error(exc)
+            error.message = f"{what}: {error.message}"
+            raise error from exc
+        except timeouts as exc:
+            raise ProviderError(
+                "timeout", f"{what}: no answer within {self.timeout_s:g} s"
+            ) from exc
+        except transport as exc:
+            raise ProviderError("connection_error", f"{what}: {type(exc).__name__}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ProviderError("bad_response", f"{what}: the answer is not JSON") from exc
+
+    async def batch_submit(self, client: Any, entries: Sequence[BatchEntry], label: str) -> str:
+        _, types, _ = _import_genai()
+        inlined = []
+        for entry in entries:
+            contents, config = self._request(entry.encoded, entry.params)
+            inlined.append(
+                types.InlinedRequest(
+                    contents=contents, config=config, metadata={"key": entry.custom_id}
+                )
+            )
+        with self._sdk_errors(f"creating a batch job of {len(entries)} requests"):
+            job = await client.aio.batches.create(
+                model=self.model, src=inlined, config={"display_name": label[:128]}
+            )
+        return str(job.name)
+
+    async def batch_poll(self, client: Any, job_id: str) -> BatchPoll:
+        with self._sdk_errors(f"reading batch job {job_id}"):
+            job = await client.aio.batches.get(name=job_id)
+        raw_state = getattr(job.state, "name", None) or str(job.state)
+        state = _BATCH_STATES.get(raw_state)
+        if state is None:
+            raise ProviderError("bad_response", f"batch job {job_id}: unknown state {raw_state!r}")
+        detail = raw_state
+        error = getattr(job, "error", None)
+        if error is not None and getattr(error, "message", None):
+            detail += f": {error.message}"
+        return BatchPoll(job_id=job_id, state=state, detail=detail, handle=job)
+
+    async def batch_results(
+        self, client: Any, poll: BatchPoll, entries: dict[str, Encoded]
+    ) -> dict[str, Completion | ProviderError]:
+        dest = getattr(poll.handle, "dest", None)
+        responses = getattr(dest, "inlined_responses", None) or []
+        ids = list(entries)
+        results: dict[str, Completion | ProviderError] = {}
+        for position, item in enumerate(responses):
+            key = (getattr(item, "metadata", None) or {}).get("key")
+            # answers come back in request order; the metadata key is checked when present
+            custom_id = key or (ids[position] if position < len(ids) else None)
+            if custom_id is None:
+                log.warning("batch job %s: answer %d has no key; skipped", poll.job_id, position)
+                continue
+            encoded = entries.get(custom_id) or Encoded(messages=(), tokens_in=0)
+            error = getattr(item, "error", None)
+            if error is not None:
+                code = int(getattr(error, "code", 0) or 0)
+                message = str(getattr(error, "message", "") or f"error {code}")
+                results[custom_id] = _code_error(code, message, None, {}, None)
+                continue
+            try:
+                results[custom_id] = _to_completion(item.response, encoded)
+            except ProviderError as failure:
+                results[custom_id] = failure
+        return results
 
 
 def _to_completion(response: Any, encoded: Encoded) -> Completion:
@@ -201,14 +310,21 @@ def _dump(response: Any) -> str | None:
 
 
 def _api_error(exc: Any) -> ProviderError:
-    from synthlake.llm.retry import parse_retry_after
-
     code = int(getattr(exc, "code", 0) or 0)
     response = getattr(exc, "response", None)
     headers = dict(getattr(response, "headers", {}) or {})
     details = getattr(exc, "details", None)
     message = str(getattr(exc, "message", None) or exc)
     raw = json.dumps(details)[:4000] if isinstance(details, dict | list) else None
+    return _code_error(code, message, details, headers, raw)
+
+
+def _code_error(
+    code: int, message: str, details: Any, headers: dict[str, str], raw: str | None
+) -> ProviderError:
+    """A Gemini error code (of a live call, or of one answer of a batch job), classified."""
+    from synthlake.llm.retry import parse_retry_after
+
     if code == 429:
         return ProviderError(
             "rate_limited",

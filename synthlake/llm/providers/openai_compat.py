@@ -4,18 +4,26 @@ The ``openai`` SDK does the HTTP; its retries are switched off (``max_retries=0`
 runner's policy is the only one, and the raw response is read (``with_raw_response``) so
 that a body that is not a completion is kept as the failure's raw text. Token counts come
 from the server's ``usage``; a server that omits it gets the byte-based estimate.
+
+With ``SYNTHLAKE_LLM_BATCH_API`` the same requests go through OpenAI's Batch API instead
+(``batch_submit``/``batch_poll``/``batch_results``): a JSONL file of ``/v1/chat/completions``
+bodies is uploaded (Files API, purpose ``batch``), a job is created with a 24 h completion
+window, and its output and error files are read back by ``custom_id``. The lines hold the
+exact bodies ``complete`` sends, so a batch answer and an online answer share a cache key.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from synthlake.errors import DependencyMissing, LLMError
 from synthlake.llm.providers.base import (
+    BatchEntry,
+    BatchPoll,
     Completion,
     Encoded,
     ProviderError,
@@ -38,9 +46,23 @@ def _import_openai() -> Any:
     return openai
 
 
+_BATCH_ENDPOINT = "/v1/chat/completions"
+_BATCH_STATES = {
+    "validating": "running",
+    "in_progress": "running",
+    "finalizing": "running",
+    "cancelling": "running",
+    "completed": "completed",
+    "expired": "expired",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
+
+
 class OpenAICompatProvider:
     name = "openai"
     remote = True
+    batch_max_bytes = 180_000_000  # the Batch API takes input files up to 200 MB
 
     def __init__(
         self,
@@ -130,8 +152,6 @@ class OpenAICompatProvider:
         text_body = _safe_text(raw)
         try:
             completion = raw.parse()
-            choice = completion.choices[0]
-            content = choice.message.content
         except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
             raise ProviderError(
                 "bad_response",
@@ -139,23 +159,160 @@ class OpenAICompatProvider:
                 status=raw.status_code,
                 raw_text=text_body,
             ) from exc
-        if choice.finish_reason == "content_filter":
+        return _to_completion(completion, encoded, text_body, raw.status_code)
+
+    # --- the Batch API ---------------------------------------------------------------
+    @contextmanager
+    def _sdk_errors(self, what: str) -> Iterator[None]:
+        """The SDK's exceptions, as the ``ProviderError`` kinds the retry policy knows."""
+        openai = _import_openai()
+        try:
+            yield
+        except openai.APITimeoutError as exc:
             raise ProviderError(
-                "content_filtered", "the server filtered the answer", raw_text=text_body
+                "timeout", f"{what}: no answer within {self.timeout_s:g} s"
+            ) from exc
+        except openai.APIConnectionError as exc:
+            cause = exc.__cause__ or exc
+            raise ProviderError(
+                "connection_error", f"{what}: {type(cause).__name__}: {cause}"
+            ) from exc
+        except openai.APIStatusError as exc:
+            error = _status_error(exc)
+            error.message = f"{what}: {error.message}"
+            raise error from exc
+
+    async def batch_submit(self, client: Any, entries: Sequence[BatchEntry], label: str) -> str:
+        lines = [
+            {
+                "custom_id": entry.custom_id,
+                "method": "POST",
+                "url": _BATCH_ENDPOINT,
+                "body": self._request_args(entry.encoded, entry.params),
+            }
+            for entry in entries
+        ]
+        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        with self._sdk_errors("uploading the batch input file"):
+            uploaded = await client.files.create(
+                file=(f"{label}.jsonl", data.encode("utf-8"), "application/jsonl"),
+                purpose="batch",
             )
-        if content is None:
-            content = ""
-        usage = getattr(completion, "usage", None)
-        tokens_in = getattr(usage, "prompt_tokens", None) or encoded.tokens_in
-        tokens_out = getattr(usage, "completion_tokens", None)
-        if tokens_out is None:
-            tokens_out = estimate_text_tokens(content)
-        return Completion(
-            text=content,
-            tokens_in=int(tokens_in),
-            tokens_out=max(0, int(tokens_out)),
-            finish_reason=choice.finish_reason,
+        with self._sdk_errors(f"creating the batch job for file {uploaded.id}"):
+            job = await client.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=_BATCH_ENDPOINT,
+                completion_window="24h",
+                metadata={"source": "synthlake", "label": label[:512]},
+            )
+        return str(job.id)
+
+    async def batch_poll(self, client: Any, job_id: str) -> BatchPoll:
+        with self._sdk_errors(f"reading batch job {job_id}"):
+            job = await client.batches.retrieve(job_id)
+        state = _BATCH_STATES.get(str(job.status))
+        if state is None:
+            raise ProviderError(
+                "bad_response", f"batch job {job_id}: unknown status {job.status!r}"
+            )
+        detail = str(job.status)
+        errors = getattr(getattr(job, "errors", None), "data", None) or []
+        if errors:
+            detail += ": " + "; ".join(
+                f"line {e.line}: {e.message}" if getattr(e, "line", None) else str(e.message)
+                for e in errors[:5]
+            )
+        counts = getattr(job, "request_counts", None)
+        if counts is not None:
+            detail += f" ({counts.completed}/{counts.total} done, {counts.failed} failed)"
+        return BatchPoll(job_id=job_id, state=state, detail=detail, handle=job)
+
+    async def batch_results(
+        self, client: Any, poll: BatchPoll, entries: dict[str, Encoded]
+    ) -> dict[str, Completion | ProviderError]:
+        _import_openai()
+        from openai.types.chat import ChatCompletion
+
+        results: dict[str, Completion | ProviderError] = {}
+        for file_id in (poll.handle.output_file_id, poll.handle.error_file_id):
+            if not file_id:
+                continue
+            with self._sdk_errors(f"downloading file {file_id} of batch job {poll.job_id}"):
+                content = await client.files.content(file_id)
+            for number, line in enumerate(content.text.splitlines(), start=1):
+                if not line.strip():
+                    continue
+                where = f"batch job {poll.job_id}, file {file_id} line {number}"
+                try:
+                    record = json.loads(line)
+                    custom_id = str(record["custom_id"])
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning("%s: not a batch result line (%s); skipped", where, exc)
+                    continue
+                # a job resumed from an earlier run may answer requests this run lacks
+                encoded = entries.get(custom_id) or Encoded(messages=(), tokens_in=0)
+                response = record.get("response") or {}
+                status = int(response.get("status_code") or 0)
+                body = response.get("body")
+                raw_text = json.dumps(body)[:4000] if body is not None else line[:4000]
+                if status == 200:
+                    try:
+                        completion = ChatCompletion.model_validate(body)
+                        results[custom_id] = _to_completion(completion, encoded, raw_text, 200)
+                    except ProviderError as error:
+                        results[custom_id] = error
+                    except (ValueError, TypeError) as exc:
+                        results[custom_id] = ProviderError(
+                            "bad_response",
+                            f"{where}: not a chat completion ({type(exc).__name__})",
+                            raw_text=raw_text,
+                        )
+                    continue
+                error = record.get("error") or {}
+                if status:
+                    message = _body_message(body) or f"HTTP {status}"
+                    results[custom_id] = _status_kind(status, message, {}, raw_text)
+                elif error.get("code") in ("batch_expired", "batch_cancelled"):
+                    continue  # never ran: left out, so the runner sends it again
+                else:
+                    message = str(error.get("message") or error or "no answer")
+                    results[custom_id] = ProviderError(
+                        "provider_error", f"{where}: {message}", raw_text=raw_text
+                    )
+        return results
+
+
+def _to_completion(
+    completion: Any, encoded: Encoded, text_body: str | None, status: int
+) -> Completion:
+    """A chat completion (from a live answer or a batch output line) as a ``Completion``."""
+    try:
+        choice = completion.choices[0]
+        content = choice.message.content
+    except (ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
+        raise ProviderError(
+            "bad_response",
+            f"the server's answer is not a chat completion ({type(exc).__name__}: {exc})",
+            status=status,
+            raw_text=text_body,
+        ) from exc
+    if choice.finish_reason == "content_filter":
+        raise ProviderError(
+            "content_filtered", "the server filtered the answer", raw_text=text_body
         )
+    if content is None:
+        content = ""
+    usage = getattr(completion, "usage", None)
+    tokens_in = getattr(usage, "prompt_tokens", None) or encoded.tokens_in
+    tokens_out = getattr(usage, "completion_tokens", None)
+    if tokens_out is None:
+        tokens_out = estimate_text_tokens(content)
+    return Completion(
+        text=content,
+        tokens_in=int(tokens_in),
+        tokens_out=max(0, int(tokens_out)),
+        finish_reason=choice.finish_reason,
+    )
 
 
 def _safe_text(raw: Any) -> str | None:
@@ -166,8 +323,6 @@ def _safe_text(raw: Any) -> str | None:
 
 
 def _status_error(exc: Any) -> ProviderError:
-    from synthlake.llm.retry import parse_retry_after
-
     status = exc.status_code
     response = getattr(exc, "response", None)
     headers = dict(response.headers) if response is not None else {}
@@ -176,7 +331,15 @@ def _status_error(exc: Any) -> ProviderError:
         body_text = response.text if response is not None else None
     except Exception:  # noqa: BLE001
         body_text = None
-    message = _error_message(exc, body_text)
+    return _status_kind(status, _error_message(exc, body_text), headers, body_text)
+
+
+def _status_kind(
+    status: int, message: str, headers: dict[str, str], body_text: str | None
+) -> ProviderError:
+    """An HTTP status (of a live call, or of one line of a batch) as a ``ProviderError``."""
+    from synthlake.llm.retry import parse_retry_after
+
     retry_after = parse_retry_after(headers)
     if status == 429:
         return ProviderError(
@@ -191,6 +354,15 @@ def _status_error(exc: Any) -> ProviderError:
     if status in (400, 413) and any(h in message.lower() for h in _CONTEXT_HINTS):
         kind = "context_overflow"
     return ProviderError(kind, message, status=status, raw_text=body_text)
+
+
+def _body_message(body: Any) -> str | None:
+    """The ``error.message`` of an OpenAI error body, if it has one."""
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return None
 
 
 def _error_message(exc: Any, body_text: str | None) -> str:
