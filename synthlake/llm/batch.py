@@ -290,14 +290,17 @@ class BatchSession:
         self._keep_others(job, results, latency)
         self.ctx.store.close_batch_job(job.job_id, poll.state, poll.detail)
 
-    def _finish(self, item: _Item, completion: Completion, latency: float) -> None:
-        cost = self.runner.prices.cost(
+    def _cost(self, completion: Completion) -> float | None:
+        return self.runner.prices.cost(
             self.provider.name,
             self.provider.model,
             completion.tokens_in,
             completion.tokens_out,
             batch=True,
         )
+
+    def _finish(self, item: _Item, completion: Completion, latency: float) -> None:
+        cost = self._cost(completion)
         self._settle(item, cost)
         answer = CachedResponse(
             text=completion.text,
@@ -319,13 +322,7 @@ class BatchSession:
             row = job.requests.get(custom_id)
             if custom_id in job.items or row is None or not isinstance(result, Completion):
                 continue
-            cost = self.runner.prices.cost(
-                self.provider.name,
-                self.provider.model,
-                result.tokens_in,
-                result.tokens_out,
-                batch=True,
-            )
+            cost = self._cost(result)
             answer = CachedResponse(
                 result.text, result.tokens_in, result.tokens_out, result.finish_reason, None, cost
             )
