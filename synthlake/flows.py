@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run as prefect_run
 
 from export.files import export_files
 from export.flows import upsert_mongo_documents, write_training_dataset
@@ -23,6 +24,7 @@ from synthlake.artifacts import publish_summary
 from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
 from synthlake.dbt import run_dbt
 from synthlake.lake import Lake, new_run_id
+from synthlake.notify import notify_failure, notify_run
 from synthlake.quality.report import write_report
 from synthlake.quality.toxicity import toxicity_status
 from synthlake.settings import Settings, load_settings
@@ -89,7 +91,9 @@ def write_quality_report(settings: Settings, lake: Lake) -> str:
     return str(write_report(settings, lake))
 
 
-@flow(name="refresh")
+# A failed or crashed run has no summary; the hooks send what failed (SYNTHLAKE_NOTIFY_*).
+# They run once per flow run, after the last of the retries of a scheduled run.
+@flow(name="refresh", on_failure=[notify_failure], on_crashed=[notify_failure])
 def refresh(
     inputs: str | None = None,
     news: Literal["sample-site", "live", "none"] = "sample-site",
@@ -106,7 +110,7 @@ def refresh(
     (``live``), or nothing. ``inputs``: a folder with a manifest.toml (default: the bundled
     sample); its files are imported after the crawl, so an article both crawled and listed
     is stored once. Returns the run summary (also saved under
-    ``lake/runs/<run_id>/summary.json``).
+    ``lake/runs/<run_id>/summary.json``, and sent to ``SYNTHLAKE_NOTIFY_URLS``).
     """
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).ensure()
@@ -165,4 +169,5 @@ def refresh(
     summary.save(lake)
     render(summary)
     publish_summary(summary.as_dict())  # a markdown artifact on the flow run
+    notify_run(settings, summary.as_dict(), failed=False, run=prefect_run.name)  # never raises
     return summary.as_dict()
