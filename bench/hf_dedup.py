@@ -129,7 +129,7 @@ def stage_ingest(folder: Path, lake_root: Path) -> dict[str, object]:
 
 
 def stage_dbt(folder: Path, lake_root: Path) -> dict[str, object]:
-    from synthlake.dbt import run_dbt
+    from synthlake.dbt_runner import run_dbt
     from synthlake.settings import load_settings
 
     settings = load_settings(lake_root=lake_root)

@@ -188,7 +188,7 @@ def build(
     lake: LakeOption = None,
 ) -> None:
     """Run `dbt build` on the lake (staging, marts and their tests)."""
-    from synthlake.dbt import run_dbt
+    from synthlake.dbt_runner import run_dbt
 
     settings = settings_for(lake)
     # ensure(): a lake made by an older version gets the schema files of newer raw tables

@@ -22,7 +22,7 @@ from ingest.news.sample_site import serve_sample_site
 from ingest.sample import ingest_folder
 from synthlake.artifacts import publish_summary
 from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake, new_run_id
 from synthlake.notify import notify_failure, notify_run
 from synthlake.quality.report import write_report

@@ -11,7 +11,7 @@ import pytest
 
 from ingest.hf import HFSource, import_hf_file
 from ingest.news.importer import import_news_file
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.errors import CorruptRawFile, DbtError
 from synthlake.lake import RAW_NEWS_SCHEMA, Lake
 from synthlake.settings import Settings

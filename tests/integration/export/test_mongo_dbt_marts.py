@@ -16,7 +16,7 @@ from export.mongo import VALIDATOR, export_mongo
 from export.mongo_queries import every_source_similarity_above
 from ingest.hf import HFSource, import_hf_file
 from ingest.news.importer import import_news_file
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
 from synthlake.settings import Settings
 from tests.fixtures.llm_servers import OpenAICompatServer

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pytest
 
 from ingest.sample import ingest_folder
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.instructions.translate import translate_rows
 from synthlake.lake import Lake
 from synthlake.settings import Settings, load_settings

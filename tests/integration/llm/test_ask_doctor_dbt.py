@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.errors import BudgetExceeded, LLMError
 from synthlake.lake import Lake
 from synthlake.llm import ask, check_provider

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from ingest.news.importer import import_news_file
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
 from synthlake.settings import load_settings
 from tests.fixtures.llm_servers import OpenAICompatServer

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from ingest.hf import HFSource, import_hf_file
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
 from synthlake.quality.report import write_report
 from synthlake.settings import load_settings

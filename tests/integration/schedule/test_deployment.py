@@ -87,3 +87,30 @@ def test_run_summary_is_published_as_a_markdown_artifact() -> None:
     assert "| translations | translated 2, not_selected 5 |" in artifact.data
     assert "| dbt build (s) | 12.3 |" in artifact.data
     assert "| warning | a \\| pipe |" in artifact.data
+
+
+def test_the_prefect_yaml_entrypoint_loads_without_shadowing_installed_packages() -> None:
+    # A worker loads `synthlake/schedule.py:scheduled_refresh` as a script, which puts
+    # synthlake/ first on sys.path; a module there named like a dependency (it was
+    # synthlake/dbt.py) would then hide it. A fresh interpreter, as on a worker.
+    import subprocess
+    import sys
+
+    import yaml
+
+    from synthlake.settings import PROJECT_DIR
+
+    [deployment] = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())["deployments"]
+    code = (
+        "import sys\n"
+        "from prefect.flows import load_flow_from_entrypoint\n"
+        f"flow = load_flow_from_entrypoint({deployment['entrypoint']!r})\n"
+        "from dbt.cli.main import dbtRunner\n"
+        "import dbt.adapters.duckdb\n"
+        "print(flow.name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "refresh"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthlake.cli import app
-from synthlake.dbt import run_dbt
+from synthlake.dbt_runner import run_dbt
 from synthlake.lake import RAW_EVAL_RESULTS_SCHEMA, Lake
 from synthlake.settings import Settings, load_settings
 from tests.fixtures.training_export import default_rows, row, write_export
