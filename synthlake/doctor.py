@@ -61,7 +61,29 @@ def _llm(spec: LLMSpec, settings: Settings) -> tuple[bool, str]:
         from synthlake.llm import check_provider
     except ImportError as exc:
         return False, f"LLM layer unavailable: {exc}"
-    return check_provider(spec, settings)
+    ok, detail = check_provider(spec, settings)
+    if settings.llm_batch_api:
+        if spec.provider in ("openai", "gemini"):
+            detail += f"; batch API on (jobs waited on up to {settings.llm_batch_wait_s:g} s)"
+        else:
+            detail += "; SYNTHLAKE_LLM_BATCH_API ignored (a local model)"
+    return ok, detail
+
+
+def _notifications(settings: Settings) -> tuple[bool, str]:
+    from synthlake.notify import notify_urls
+    from synthlake.redact import url_scheme
+
+    urls = notify_urls(settings)
+    if not urls:
+        return False, "SYNTHLAKE_NOTIFY_URLS not set (run summaries are not sent)"
+    import apprise
+
+    bad = [url_scheme(url) for url in urls if not apprise.Apprise().add(url)]
+    if bad:
+        return False, f"Apprise does not accept {len(bad)} URL(s): {', '.join(bad)}"
+    schemes = ", ".join(url_scheme(url) for url in urls)
+    return True, f"{len(urls)} URL(s) ({schemes}), on {settings.notify_on}"
 
 
 def _embedder(settings: Settings) -> tuple[bool, str]:
@@ -131,6 +153,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _safe("embeddings", settings.embedder, lambda: _embedder(settings)),
         _safe("toxicity", f"detoxify:{settings.detoxify_model}", lambda: _toxicity(settings)),
         _safe("export", "MongoDB", lambda: _mongodb(settings)),
+        _safe("orchestration", "notifications", lambda: _notifications(settings)),
     ]
     return checks
 

@@ -38,6 +38,19 @@ def test_doctor_reports_an_unreachable_mongodb_without_the_password(
     assert "s3cret" not in result.output
 
 
+def test_doctor_checks_notification_urls_without_showing_their_tokens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHLAKE_NOTIFY_URLS", "json://127.0.0.1:9/t0ken-json")
+    result = runner.invoke(app, ["doctor", "--lake", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "json://" in result.output and "t0ken" not in result.output
+
+    monkeypatch.setenv("SYNTHLAKE_NOTIFY_URLS", "nosuchservice://t0ken")
+    result = runner.invoke(app, ["doctor", "--lake", str(tmp_path)])
+    assert "does not accept" in result.output and "t0ken" not in result.output
+
+
 def test_build_without_a_lake_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["build", "--lake", str(tmp_path / "missing")])
     assert result.exit_code == 1
