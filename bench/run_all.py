@@ -41,6 +41,7 @@ SMALL_ARGS: dict[str, list[str]] = {
     "hf_dedup.py": ["--rows", "5000"],
     "llm_local_batching.py": ["--prompts", "16", "--max-new-tokens", "16", "--batch-sizes", "8"],
     "llm_remote_throughput.py": ["--requests", "200"],
+    "llm_batch_api.py": ["--requests", "200", "--max-requests", "100"],
     "mongo_upsert.py": ["--docs", "500", "--one-by-one-docs", "100"],
     "news_cluster.py": ["--n", "2000", "--naive-n", "1000"],
     "news_crawl_rate.py": ["--seconds", "15", "--per-host", "30"],
