@@ -257,10 +257,8 @@ def test_default_dataset_list_names_both_datasets() -> None:
 
 @pytest.mark.slow
 def test_flow_stores_what_it_can_and_fails_naming_the_missing_dataset(
-    hub: HubServer, published: dict[str, str], tmp_path: Path
+    prefect_server: None, hub: HubServer, published: dict[str, str], tmp_path: Path
 ) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     from ingest.hf_flows import ingest_hf
 
     listing = tmp_path / "datasets.csv"
@@ -269,7 +267,7 @@ def test_flow_stores_what_it_can_and_fails_naming_the_missing_dataset(
         f"{SLIM},main,slim.jsonl,en\nnobody/nothing,main,,en\n{HERMES},main,,en\n"
     )
     lake_root = tmp_path / "lake"
-    with prefect_test_harness(), pytest.raises(FetchError) as info:
+    with pytest.raises(FetchError) as info:
         ingest_hf(datasets_file=str(listing), lake_root=str(lake_root), retry_backoff_s=0.01)
     assert "1 of 3 datasets failed" in str(info.value) and "nobody/nothing" in str(info.value)
     lake = Lake(lake_root)
@@ -281,9 +279,8 @@ def test_flow_stores_what_it_can_and_fails_naming_the_missing_dataset(
 
 @pytest.mark.slow
 def test_ingest_hub_command_downloads_then_a_rerun_writes_nothing(
-    hub: HubServer, published: dict[str, str], tmp_path: Path
+    prefect_server: None, hub: HubServer, published: dict[str, str], tmp_path: Path
 ) -> None:
-    from prefect.testing.utilities import prefect_test_harness
     from typer.testing import CliRunner
 
     from synthlake.cli import app
@@ -291,12 +288,11 @@ def test_ingest_hub_command_downloads_then_a_rerun_writes_nothing(
     listing = tmp_path / "datasets.csv"
     listing.write_text(f"dataset,revision,files,language\n{SLIM},main,slim.jsonl,en\n")
     args = ["ingest", "hub", "--datasets", str(listing), "--lake", str(tmp_path / "lake")]
-    with prefect_test_harness():
-        first = CliRunner().invoke(app, [*args, "--sample-rows", "5", "--seed", "3"])
-        assert first.exit_code == 0, first.output
-        files = sorted((tmp_path / "lake" / "raw" / "hf").rglob("part-*.parquet"))
-        again = CliRunner().invoke(app, [*args, "--sample-rows", "5", "--seed", "3"])
-        assert again.exit_code == 0, again.output
+    first = CliRunner().invoke(app, [*args, "--sample-rows", "5", "--seed", "3"])
+    assert first.exit_code == 0, first.output
+    files = sorted((tmp_path / "lake" / "raw" / "hf").rglob("part-*.parquet"))
+    again = CliRunner().invoke(app, [*args, "--sample-rows", "5", "--seed", "3"])
+    assert again.exit_code == 0, again.output
     assert SLIM in first.output
     assert len(raw_rows(Lake(tmp_path / "lake"), SLIM)) == 5
     assert sorted((tmp_path / "lake" / "raw" / "hf").rglob("part-*.parquet")) == files

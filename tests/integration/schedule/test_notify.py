@@ -158,10 +158,9 @@ def test_unreachable_webhook_is_a_warning_without_the_secret(
 
 
 def test_a_failing_flow_notifies_once_after_its_retries(
-    webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: None, webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect import flow
-    from prefect.testing.utilities import prefect_test_harness
 
     @flow(
         name="fails",
@@ -175,8 +174,7 @@ def test_a_failing_flow_notifies_once_after_its_retries(
 
     # the hook reads the settings from the environment, as a deployment's run does
     settings_for(f"json://127.0.0.1:{webhook.port}/hook", tmp_path, monkeypatch)
-    with prefect_test_harness(server_startup_timeout=120):
-        state = fails(return_state=True)
+    state = fails(return_state=True)
     assert state.is_failed()
     [request] = webhook.requests  # not one per attempt: the first failure is retried
     payload = request["json"]
@@ -188,22 +186,19 @@ def test_a_failing_flow_notifies_once_after_its_retries(
 
 
 def test_refresh_that_fails_early_notifies_the_failure(
-    webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: None, webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect.testing.utilities import prefect_test_harness
-
     from synthlake.flows import refresh
 
     settings_for(
         f"json://127.0.0.1:{webhook.port}/hook", tmp_path, monkeypatch, notify_on="failure"
     )
-    with prefect_test_harness(server_startup_timeout=120):
-        state = refresh(
-            inputs=str(tmp_path / "no-such-folder"),
-            news="none",
-            lake_root=str(tmp_path / "lake"),
-            return_state=True,
-        )
+    state = refresh(
+        inputs=str(tmp_path / "no-such-folder"),
+        news="none",
+        lake_root=str(tmp_path / "lake"),
+        return_state=True,
+    )
     assert state.is_failed()
     [request] = webhook.requests
     assert request["json"]["title"].endswith(": FAILED")
@@ -212,17 +207,16 @@ def test_refresh_that_fails_early_notifies_the_failure(
 
 
 def test_a_crashed_flow_notifies(
-    webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    prefect_server: None, webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect import flow
-    from prefect.testing.utilities import prefect_test_harness
 
     @flow(name="crashes", on_failure=[notify_failure], on_crashed=[notify_failure])
     def crashes() -> None:
         raise KeyboardInterrupt  # what Prefect records as a crash, not a failure
 
     settings_for(f"json://127.0.0.1:{webhook.port}/hook", tmp_path, monkeypatch)
-    with prefect_test_harness(server_startup_timeout=120), pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt):
         crashes()
     [request] = webhook.requests
     assert request["json"]["title"].endswith(": FAILED")
