@@ -302,14 +302,7 @@ class BatchSession:
     def _finish(self, item: _Item, completion: Completion, latency: float) -> None:
         cost = self._cost(completion)
         self._settle(item, cost)
-        answer = CachedResponse(
-            text=completion.text,
-            tokens_in=completion.tokens_in,
-            tokens_out=completion.tokens_out,
-            finish_reason=completion.finish_reason,
-            latency_s=latency,
-            cost_usd=cost,
-        )
+        answer = CachedResponse.of(completion, latency, cost)
         self.runner._finish_fresh(self.ctx, item, answer, attempts=1, cost=cost)
 
     def _keep_others(self, job: _Job, results: dict[str, Any], latency: float) -> None:
@@ -323,9 +316,7 @@ class BatchSession:
             if custom_id in job.items or row is None or not isinstance(result, Completion):
                 continue
             cost = self._cost(result)
-            answer = CachedResponse(
-                result.text, result.tokens_in, result.tokens_out, result.finish_reason, None, cost
-            )
+            answer = CachedResponse.of(result, None, cost)
             call = call_row(
                 call_id=uuid.uuid4().hex,
                 run_id=self.ctx.run_id,

@@ -123,6 +123,18 @@ class CachedResponse:
     latency_s: float | None
     cost_usd: float | None
 
+    @classmethod
+    def of(cls, completion: Any, latency_s: float | None, cost_usd: float | None) -> CachedResponse:
+        """A provider's ``Completion`` as the answer the runner caches and journals."""
+        return cls(
+            text=completion.text,
+            tokens_in=completion.tokens_in,
+            tokens_out=completion.tokens_out,
+            finish_reason=completion.finish_reason,
+            latency_s=latency_s,
+            cost_usd=cost_usd,
+        )
+
 
 class BatchRequestRow(NamedTuple):
     custom_id: str

@@ -412,14 +412,7 @@ class LLMRunner:
             provider.name, provider.model, completion.tokens_in, completion.tokens_out
         )
         self.budget.settle(reservation, actual)
-        answer = CachedResponse(
-            text=completion.text,
-            tokens_in=completion.tokens_in,
-            tokens_out=completion.tokens_out,
-            finish_reason=completion.finish_reason,
-            latency_s=latency,
-            cost_usd=actual,
-        )
+        answer = CachedResponse.of(completion, latency, actual)
         self._finish_fresh(ctx, item, answer, attempts=attempts, cost=actual)
 
     # --- local -------------------------------------------------------------------------
@@ -455,14 +448,7 @@ class LLMRunner:
                     cost = self.prices.cost(
                         provider.name, provider.model, completion.tokens_in, completion.tokens_out
                     )
-                    answer = CachedResponse(
-                        text=completion.text,
-                        tokens_in=completion.tokens_in,
-                        tokens_out=completion.tokens_out,
-                        finish_reason=completion.finish_reason,
-                        latency_s=latency,
-                        cost_usd=cost,
-                    )
+                    answer = CachedResponse.of(completion, latency, cost)
                     self._finish_fresh(ctx, it, answer, attempts=1, cost=cost)
 
     # --- finishing ---------------------------------------------------------------------
