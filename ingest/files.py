@@ -99,13 +99,56 @@ def _json_array(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecor
 
 
 def _csv(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:
-    with path.open(newline="", encoding="utf-8-sig", errors="strict") as handle:
-        reader = csv.DictReader(handle)
+    """CSV records, decoded line by line so that one bad byte costs its record, not the file.
+
+    A record (which may span lines inside quotes) with a line that is not UTF-8 is an
+    ``invalid_utf8`` InvalidRecord at its first line, as for JSON lines.
+    """
+    bad_lines: dict[int, UnicodeDecodeError] = {}
+    with path.open("rb") as handle:
+        reader = csv.reader(_decoded_lines(handle, bad_lines))
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [name.strip() for name in header]
+        start = reader.line_num + 1
+        for values in reader:
+            end = reader.line_num
+            locator = f"line {start}"
+            broken = [n for n in range(start, end + 1) if n in bad_lines]
+            if broken:
+                first = broken[0]
+                raw = ",".join(values)
+                detail = (
+                    f"{path}:{first}: not UTF-8 ({bad_lines[first]}); re-save the file as "
+                    "UTF-8 (it may be Latin-1/Windows-1252)"
+                )
+                yield locator, InvalidRecord("invalid_utf8", detail, raw)
+            elif any(v.strip() for v in values):
+                yield locator, dict(zip(header, values, strict=False))
+            start = end + 1
+
+
+def _decoded_lines(handle: Any, bad_lines: dict[int, UnicodeDecodeError]) -> Iterator[str]:
+    """The file's lines as text; a line that is not UTF-8 is decoded with U+FFFD and noted."""
+    for number, raw in enumerate(handle, start=1):
+        if number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
         try:
-            for number, row in enumerate(reader, start=2):  # line 1 is the header
-                yield f"line {number}", {k: v for k, v in row.items() if k is not None}
+            yield raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InputFileError(f"{path} is not UTF-8 text: {exc}") from exc
+            bad_lines[number] = exc
+            yield raw.decode("utf-8", "replace")
+
+
+def csv_columns(path: Path) -> list[str] | None:
+    """The header of a CSV file (None when the file is empty)."""
+    with Path(path).open("rb") as handle:
+        first = handle.readline().removeprefix(b"\xef\xbb\xbf")
+    if not first.strip():
+        return None
+    row = next(csv.reader([first.decode("utf-8", "replace")]), [])
+    return [name.strip() for name in row]
 
 
 def _parquet(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:

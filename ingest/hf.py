@@ -6,7 +6,10 @@ each row, check it has the shape it claims, and store it *in its own shape* (Sha
 unified schema happens in dbt (``stg_hf__instructions``) so it stays queryable and tested.
 
 A row that cannot be used (no assistant turn, a missing field, an unknown role) is a
-counted reject with its reason; the rest of the file goes on.
+counted reject with its reason; the rest of the file goes on. So is a row whose text cannot
+be stored: a field of the wrong type (``invalid_field``), a text field longer than
+``SYNTHLAKE_HF_MAX_FIELD_CHARS`` (``too_large``), or text with lone surrogates, which
+JSON's ``\\ud800`` escapes can produce and Parquet cannot hold (``invalid_text``).
 
 The same functions serve the bundled sample, a user's own file and the live download
 (``ingest/hf_download.py``): rows stream from disk (a JSON array through ``ijson``, since
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 
 SHAREGPT_ROLES = ("system", "human", "gpt")
 WRITE_CHUNK_ROWS = 50_000
+DEFAULT_MAX_FIELD_CHARS = 100_000  # SYNTHLAKE_HF_MAX_FIELD_CHARS
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -49,6 +55,7 @@ class HFStats:
     sampled_out: int = 0  # valid rows the seeded sample left out
     skipped: str | None = None  # why nothing was done (e.g. 'already ingested')
     error: str | None = None  # a dataset-level failure (404, truncated download...)
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -64,6 +71,8 @@ class HFStats:
             out["skipped"] = self.skipped
         if self.error:
             out["error"] = self.error
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         return out
 
 
@@ -77,7 +86,12 @@ class HFSource:
 
 
 def normalize_hf_record(
-    record: Mapping[str, Any], *, source: HFSource, source_file: str, row_index: int
+    record: Mapping[str, Any],
+    *,
+    source: HFSource,
+    source_file: str,
+    row_index: int,
+    max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
 ) -> dict[str, Any] | Reject:
     """One dataset row as a raw lake row, or the reason it cannot be one."""
     locator = f"row {row_index + 1}"
@@ -128,6 +142,9 @@ def normalize_hf_record(
         fields = {}
         for name in ("instruction", "output"):
             value = record.get(name)
+            if value is not None and not isinstance(value, str):
+                kind = type(value).__name__
+                return reject("invalid_field", f"'{name}' is {kind}, expected text")
             if not isinstance(value, str) or not value.strip():
                 return reject(f"missing_{name}", f"'{name}' is missing or empty")
             fields[name] = value
@@ -140,9 +157,27 @@ def normalize_hf_record(
     else:
         keys = ", ".join(sorted(map(str, record))[:8])
         return reject("unknown_shape", f"neither 'conversations' nor 'instruction' (keys: {keys})")
+    for name, text in _texts(row):
+        if max_field_chars is not None and len(text) > max_field_chars:
+            return reject(
+                "too_large",
+                f"{name} has {len(text):,} characters, over the cap of {max_field_chars:,} "
+                "(SYNTHLAKE_HF_MAX_FIELD_CHARS)",
+            )
+        if _SURROGATE.search(text):
+            return reject("invalid_text", f"{name} holds a lone surrogate (broken UTF-16 escape)")
     row["content_hash"] = digest
     row["record_id"] = short_id(source.dataset, str(row_index), digest)
     return row
+
+
+def _texts(row: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(field name, text) of every text field a row stores."""
+    for number, turn in enumerate(row.get("conversations") or [], start=1):
+        yield f"turn {number} ({turn['from']})", turn["value"]
+    for name in ("instruction", "input", "output"):
+        if isinstance(row.get(name), str):
+            yield f"'{name}'", row[name]
 
 
 def iter_hf_records(path: Path) -> Iterator[tuple[str, dict[str, Any] | InvalidRecord]]:
@@ -221,7 +256,11 @@ def _stream_json_array(path: Path) -> Iterator[tuple[str, dict[str, Any] | Inval
 
 
 def read_hf_file(
-    path: Path, source: HFSource, *, source_file: str | None = None
+    path: Path,
+    source: HFSource,
+    *,
+    source_file: str | None = None,
+    max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
 ) -> Iterator[dict[str, Any] | Reject]:
     """Every row of one file as a raw lake row or a ``Reject``.
 
@@ -234,7 +273,11 @@ def read_hf_file(
             yield Reject("hf", source_file, locator, record.reason, record.detail, record.raw)
         else:
             yield normalize_hf_record(
-                record, source=source, source_file=source_file, row_index=row_index
+                record,
+                source=source,
+                source_file=source_file,
+                row_index=row_index,
+                max_field_chars=max_field_chars,
             )
 
 
@@ -336,6 +379,7 @@ def import_hf_files(
     source_files: Sequence[str] | None = None,
     sample_rows: int | None = None,
     seed: int | str = 0,
+    max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
 ) -> HFStats:
     """Read downloaded dataset files (one dataset) into the lake, optionally sampled.
 
@@ -348,7 +392,9 @@ def import_hf_files(
 
     def items() -> Iterator[dict[str, Any] | Reject]:
         for path, name in zip(paths, names, strict=True):
-            yield from read_hf_file(Path(path), source, source_file=name)
+            yield from read_hf_file(
+                Path(path), source, source_file=name, max_field_chars=max_field_chars
+            )
 
     stream = sample_hf_items(items(), sample_rows, f"{seed}:{source.dataset}@{source.revision}")
     stats = store_hf_rows(lake, stream, run_id=run_id)
@@ -362,6 +408,9 @@ def import_hf_files(
         stats.sampled_out,
         stats.rejected or 0,
     )
+    if stats.read == 0 and not stats.sampled_out:
+        stats.warnings.append(f"{', '.join(names)}: 0 rows read (an empty file?)")
+        log.warning("hf %s: %s", source.dataset, stats.warnings[-1])
     return stats
 
 
@@ -373,8 +422,15 @@ def import_hf_file(
     run_id: str,
     sample_rows: int | None = None,
     seed: int | str = 0,
+    max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
 ) -> HFStats:
     """Read one downloaded dataset file (JSONL, JSON array or Parquet) into the lake."""
     return import_hf_files(
-        [Path(path)], lake, source, run_id=run_id, sample_rows=sample_rows, seed=seed
+        [Path(path)],
+        lake,
+        source,
+        run_id=run_id,
+        sample_rows=sample_rows,
+        seed=seed,
+        max_field_chars=max_field_chars,
     )

@@ -333,6 +333,7 @@ def ingest_dataset(spec: HFDatasetSpec, lake: Lake, settings: Settings, *, run_i
         source_files=names,
         sample_rows=settings.hf_sample_rows,
         seed=settings.hf_seed,
+        max_field_chars=settings.hf_max_field_chars,
     )
     _record(lake, key, stats, run_id)
     return stats

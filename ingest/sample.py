@@ -42,7 +42,13 @@ def ingest_folder(
         except KeyError as exc:
             raise InputFileError(f"{folder}/manifest.toml: an [[hf]] entry lacks {exc}") from exc
         for name in entry.get("files", []):
-            results["hf"][name] = import_hf_file(folder / name, lake, source, run_id=run_id)
+            results["hf"][name] = import_hf_file(
+                folder / name,
+                lake,
+                source,
+                run_id=run_id,
+                max_field_chars=settings.hf_max_field_chars,
+            )
     for entry in manifest.get("news", []):
         for name in entry.get("files", []):
             results["news"][name] = import_news_file(folder / name, lake, settings, run_id=run_id)

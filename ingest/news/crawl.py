@@ -32,10 +32,11 @@ from typing import Any, TypeVar
 
 from ingest.news import ansa, ilpost
 from ingest.news import open as open_online
+from ingest.news.archive import original_url, site_of
 from ingest.news.discovery import OutletConfig, discover, load_outlets
 from ingest.news.extract import ExtractionFailed, Scraper
 from ingest.news.http import FetchFailed, PoliteClient, ValidatorStore
-from ingest.news.normalize import Article, normalize_article
+from ingest.news.normalize import Article, canonical_url, normalize_article
 from ingest.news.store import store_articles
 from synthlake.errors import SettingsError
 from synthlake.lake import Lake
@@ -104,6 +105,9 @@ class CrawlStats:
     updated: int = 0
     unchanged: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
+    # Stored articles by where their event time came from, and by flag (as StoreStats).
+    published_at_sources: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     outlets: dict[str, OutletStats] = field(default_factory=dict)
     requests_by_host: dict[str, int] = field(default_factory=dict)
@@ -126,6 +130,8 @@ class CrawlStats:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "rejected": dict(self.rejected),
+            "published_at_sources": dict(self.published_at_sources),
+            "flagged": dict(self.flagged),
             "warnings": list(self.warnings),
             "outlets": {name: o.as_dict() for name, o in self.outlets.items()},
             "requests_by_host": dict(self.requests_by_host),
@@ -298,7 +304,13 @@ class _Crawler:
         targets: list[tuple[str, str, bool]] = []  # (url, found via, conditional)
         for url, item in found.found.items():
             alias = (self.validators.get(url) or {}).get("alias")
-            stored_at = self.known.get(url) or (self.known.get(alias) if alias else None)
+            # A snapshot URL is stored under its original page's URL.
+            original = canonical_url(original_url(url)) or url
+            stored_at = (
+                self.known.get(url)
+                or self.known.get(original)
+                or (self.known.get(alias) if alias else None)
+            )
             if stored_at is not None and not self._refetch_due(stored_at):
                 ostats.skipped_known += 1
                 continue
@@ -327,6 +339,12 @@ class _Crawler:
         # the same article (same canonical URL) as ``duplicate_url``.
         ostats.rejected = sum(stored.rejected.values()) - len(found.rejects)
         self.rejected.update(stored.rejected)
+        for total, counts in (
+            (self.stats.published_at_sources, stored.published_at_sources),
+            (self.stats.flagged, stored.flagged),
+        ):
+            for key, n in counts.items():
+                total[key] = total.get(key, 0) + n
         self.stats.files.extend(stored.files)
         self._add_up(config, ostats)
 
@@ -366,7 +384,7 @@ class _Crawler:
                 url,
                 conditional=conditional,
                 remember=self.settings.news_refetch_after_days is not None,
-                same_site=scraper.domain,
+                same_site=site_of(url, scraper.domain),
             )
         except FetchFailed as exc:
             return _page_reject(url, exc.reason, exc.detail, exc.status)
@@ -384,7 +402,11 @@ class _Crawler:
         if not scraper.owns(extracted.url):
             extracted.url = page.final_url
         item = normalize_article(
-            extracted.as_record(), source=via, locator=url, tz=self.settings.tz
+            extracted.as_record(),
+            source=via,
+            locator=url,
+            tz=self.settings.tz,
+            max_chars=self.settings.news_max_article_chars,
         )
         if isinstance(item, Reject):
             # Keep the URL as the source, as for every other page that fails.

@@ -24,6 +24,7 @@ from typing import Literal
 
 import feedparser
 
+from ingest.news.archive import site_of
 from ingest.news.extract import Scraper, parse_html
 from ingest.news.http import FetchFailed, Page, PoliteClient
 from ingest.news.normalize import OUTLETS_SEED, canonical_url
@@ -150,7 +151,10 @@ async def _fetch_source(
     cached = client.validators.get(url) or {}
     try:
         page = await client.fetch(
-            url, conditional="links" in cached, remember=True, same_site=scraper.domain
+            url,
+            conditional="links" in cached,
+            remember=True,
+            same_site=site_of(url, scraper.domain),
         )
     except FetchFailed as exc:
         result.rejects.append(_reject(url, kind, exc.reason, exc.detail, exc.status))

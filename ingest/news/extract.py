@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 
+from ingest.news.archive import original_url, split_snapshot
 from ingest.news.dates import parse_published
 from ingest.news.normalize import canonical_url, clean_paragraphs, parse_tags
 from synthlake.errors import ParseError
@@ -354,12 +355,15 @@ class Scraper:
 
     # --- URLs ----------------------------------------------------------------------------------
 
+    # A web archive snapshot of an outlet's page (``ingest.news.archive``) is that page:
+    # the scrapers take snapshot URLs wherever they take the outlet's own.
+
     def owns(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
+        host = (urlsplit(original_url(url)).hostname or "").lower()
         return host == self.domain or host.endswith("." + self.domain)
 
     def is_article_url(self, url: str) -> bool:
-        parts = urlsplit(url)
+        parts = urlsplit(original_url(url))
         if parts.scheme not in ("http", "https") or not self.owns(url):
             return False
         if any(marker in parts.path for marker in self.not_article_paths):
@@ -367,7 +371,7 @@ class Scraper:
         return self.article_path.match(parts.path) is not None
 
     def url_date(self, url: str) -> date | None:
-        match = self.article_path.match(urlsplit(url).path)
+        match = self.article_path.match(urlsplit(original_url(url)).path)
         if match is None or "y" not in match.groupdict():
             return None
         try:
@@ -413,6 +417,10 @@ class Scraper:
         ld = JsonLd.from_soup(soup)
         canonical = canonical_link(soup, url)
         page_url = canonical if canonical and self.owns(canonical) else canonical_url(url) or url
+        if split_snapshot(url) is not None and split_snapshot(page_url) is None:
+            # Read from an archive: keep the snapshot URL (normalize unwraps it and keeps the
+            # capture time); the page's own canonical link names the original only.
+            page_url = canonical_url(url) or url
 
         title = (
             ld.text("headline")

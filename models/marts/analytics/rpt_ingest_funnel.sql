@@ -1,4 +1,5 @@
--- How many rows each domain had at each step of ingest, and why rows were dropped.
+-- How many rows each domain had at each step of ingest, why rows were dropped, and which
+-- kept rows are flagged.
 with
 
 raw_news as (
@@ -42,6 +43,11 @@ counts as (
     select 'hf', 'staged', 3, null, count(*) from instructions
     union all
     select domain, 'rejected', 2, reason, count(*) from rejects group by domain, reason
+    union all
+    -- Rows kept but flagged (a date that could not be parsed...): reason is the flag.
+    select 'news', 'flagged', 4, flag, count(*)
+    from (select unnest(flags) as flag from articles)
+    group by flag
 
 ),
 

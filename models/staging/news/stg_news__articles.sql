@@ -29,7 +29,17 @@ renamed as (
         nullif(subtitle, '') as subtitle,
         published_at,
         published_at_text,
-        published_at_source,
+        -- Values written before the event-time rework: text / none.
+        case published_at_source
+            when 'iso' then 'text'
+            when 'rfc2822' then 'text'
+            when 'italian_text' then 'text'
+            when 'missing' then 'none'
+            else coalesce(published_at_source, 'none')
+        end as published_at_source,
+        nullif(snapshot_url, '') as snapshot_url,
+        captured_at,
+        coalesce(flags, []::varchar[]) as flags,
         nullif(author, '') as author,
         coalesce(tags, []::varchar[]) as tags,
         content,

@@ -374,3 +374,49 @@ def test_crawl_news_works_from_inside_a_running_event_loop(
         return stats.new
 
     assert asyncio.run(caller()) == 13
+
+
+def test_an_outlet_can_be_crawled_through_the_web_archive(
+    site: FaultSite, crawl_settings: Settings, crawl_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing snapshot for a past day: its article links are snapshots too."""
+    from ingest.news import crawl as crawl_module
+    from ingest.news.discovery import OutletConfig
+
+    wayback = "https://web.archive.org/web/20240109082917"
+    articles = [u for u in sample_urls() if u.startswith("https://www.ilpost.it/")][:2]
+    listing = "".join(f'<a href="/web/20240109082917/{u}">x</a>' for u in articles)
+    site.route(
+        f"{wayback}/https://www.ilpost.it/italia/", page(f"<html><body>{listing}</body></html>")
+    )
+    for url in articles:
+        html = (SAMPLE / "site" / url.removeprefix("https://")).joinpath("index.html").read_text()
+        site.route(f"{wayback}/{url}", page(html))
+    config = OutletConfig(
+        "ilpost",
+        "Il Post",
+        "ilpost.it",
+        "https://www.ilpost.it/",
+        listing_urls=(f"{wayback}/https://www.ilpost.it/italia/",),
+    )
+    monkeypatch.setattr(crawl_module, "load_outlets", lambda: {"ilpost": config})
+    host_map = site.host_map() | {"web.archive.org": f"{site.base_url}/web.archive.org"}
+
+    stats = crawl_news(
+        crawl_settings, crawl_lake, run_id="r", host_map=host_map, outlets=["ilpost"]
+    )
+
+    assert (stats.new, stats.rejected) == (2, {})
+    assert sum(stats.published_at_sources.values()) == 2
+    stored = rows_by_url(crawl_lake)
+    assert sorted(stored) == sorted(articles)  # the originals, not the snapshots
+    for url, row in stored.items():
+        assert row["outlet"] == "ilpost"
+        assert row["snapshot_url"] == f"{wayback}/{url}"
+        assert row["captured_at"].isoformat() == "2024-01-09T08:29:17+00:00"
+    assert {r.host for r in site.requests()} == {"web.archive.org"}
+    # The next run knows the articles are stored, although it finds them as snapshots.
+    again = crawl_news(
+        crawl_settings, crawl_lake, run_id="r2", host_map=host_map, outlets=["ilpost"]
+    )
+    assert (again.new, again.skipped_known) == (0, 2)

@@ -162,3 +162,64 @@ def test_jsonl_cut_inside_the_last_line_is_named_truncated(tmp_path: Path, lake:
     stats = import_hf_file(path, lake, SOURCE, run_id="r1")
     assert stats.new == 1
     assert stats.rejected == {"invalid_json": 1, "truncated_file": 1}
+
+
+# --- rows that cannot be stored are rejected, never crash the import -------------------------
+
+
+def test_a_lone_surrogate_rejects_its_row_and_the_file_goes_on(tmp_path: Path, lake: Lake) -> None:
+    good = {"conversations": [turn("human", "Q"), turn("gpt", "A")]}
+    path = tmp_path / "s.jsonl"
+    path.write_text(
+        json.dumps(good)
+        + "\n"
+        + '{"conversations": [{"from": "human", "value": "\\ud800 Q"}, '
+        + '{"from": "gpt", "value": "A2"}]}\n'
+        + json.dumps({"instruction": "Do", "output": "Done"})
+        + "\n"
+    )
+    stats = import_hf_file(path, lake, SOURCE, run_id="r1")
+    assert (stats.read, stats.new, stats.rejected) == (3, 2, {"invalid_text": 1})
+    (reject,) = lake.read_raw("rejects").to_pylist()
+    assert reject["locator"] == "row 2" and "turn 1" in reject["detail"]
+
+
+@pytest.mark.parametrize(
+    ("record", "reason", "named"),
+    [
+        ({"instruction": 5, "output": "x"}, "invalid_field", "'instruction'"),
+        ({"instruction": "Do", "output": {"a": 1}}, "invalid_field", "'output'"),
+        ({"instruction": "Do", "output": "x" * 2_001}, "too_large", "'output'"),
+        (
+            {"conversations": [turn("human", "Q"), turn("gpt", "y" * 2_001)]},
+            "too_large",
+            "turn 2 (gpt)",
+        ),
+    ],
+)
+def test_wrong_types_and_oversized_fields_are_rejected(
+    record: dict, reason: str, named: str
+) -> None:
+    result = normalize_hf_record(
+        record, source=SOURCE, source_file="f.jsonl", row_index=0, max_field_chars=2_000
+    )
+    assert isinstance(result, Reject)
+    assert result.reason == reason and named in result.detail
+
+
+def test_the_default_field_cap_rejects_a_huge_answer(tmp_path: Path, lake: Lake) -> None:
+    path = tmp_path / "big.jsonl"
+    rows = [
+        {"instruction": "Ok", "output": "fine"},
+        {"instruction": "Long", "output": "z" * 2_000_000},
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    stats = import_hf_file(path, lake, SOURCE, run_id="r1")
+    assert (stats.new, stats.rejected) == (1, {"too_large": 1})
+
+
+def test_an_empty_file_warns(tmp_path: Path, lake: Lake) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    stats = import_hf_file(path, lake, SOURCE, run_id="r1")
+    assert stats.read == 0 and any("0 rows read" in w for w in stats.warnings)

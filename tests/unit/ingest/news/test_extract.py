@@ -245,3 +245,42 @@ def test_date_falls_back_to_the_italian_text() -> None:
     assert got.published_from == "text"
     assert "gennaio 2024" in got.published
     assert parse_published(got.published, ROME).value == parse_published(record["date"], ROME).value
+
+
+# --- web archive snapshots of the outlets' pages ------------------------------------------------
+
+WAYBACK = "https://web.archive.org/web/20240109082917"
+
+
+@pytest.mark.parametrize("outlet", ["ansa", "ilpost", "open"])
+def test_a_snapshot_of_an_article_is_an_article_url(outlet: str) -> None:
+    record = next(r for r in RECORDS if r["outlet"] == outlet)
+    scraper = SCRAPERS[outlet]
+    snapshot = f"{WAYBACK}/{record['url']}"
+    assert scraper.owns(snapshot) and scraper.is_article_url(snapshot)
+    assert scraper.url_date(snapshot) == scraper.url_date(record["url"])
+    assert not scraper.is_article_url(f"{WAYBACK}/https://www.example.org/2024/01/08/x/")
+
+
+def test_a_snapshot_listing_gives_snapshot_article_links() -> None:
+    article = "https://www.ilpost.it/2024/01/08/stato-invitalia-azionista-maggioranza-ex-ilva/"
+    html = (
+        f'<html><body><a href="/web/20240109082917/{article}">Ex Ilva</a>'
+        '<a href="/web/20240109082917/https://www.ilpost.it/tag/ilva/">tag</a></body></html>'
+    )
+    links = ilpost.SCRAPER.listing_links(parse_html(html), f"{WAYBACK}/https://www.ilpost.it/")
+    assert links == [f"{WAYBACK}/{article}"]
+
+
+@pytest.mark.parametrize("outlet", ["ansa", "ilpost", "open"])
+def test_an_article_read_from_a_snapshot_is_stored_as_the_original(outlet: str) -> None:
+    record = next(r for r in RECORDS if r["outlet"] == outlet)
+    html = page_file(record["url"]).read_text(encoding="utf-8")
+    snapshot = f"{WAYBACK}id_/{record['url']}"
+    got = SCRAPERS[outlet].extract(html, snapshot)
+    article = normalize_article(got.as_record(), source="crawl", locator=snapshot, tz=ROME)
+    assert article.url == record["url"]
+    assert article.outlet == outlet
+    assert article.snapshot_url == snapshot
+    assert article.captured_at.isoformat() == "2024-01-09T08:29:17+00:00"
+    assert article.published_at == parse_published(record["date"], ROME).value
