@@ -7,7 +7,11 @@ settings, and the project's code (dbt models, seeds, macros, tests and the Pytho
 Python models import). The raw LLM journal (``llm_calls``, ``llm_failures``) is left out:
 the build itself appends to it, and the marts over it are built after every LLM stage.
 After a successful build the fingerprint is stored in ``lake/cache/build_state.json``; the
-next refresh skips the build when nothing in it changed. ``synthlake build`` always builds.
+next refresh skips the build when nothing in it changed and no LLM stage left rows
+unfinished (``synthlake/llm/unfinished.py``: rows whose request failed for a transient or
+configuration reason, which a later run must ask again). ``synthlake build`` always builds.
+``llm_retry_quarantined`` is left out of the fingerprint: the run that sets it builds
+anyway, and the plain run after it must not rebuild for it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from synthlake.lake import Lake
+from synthlake.llm.unfinished import unfinished_rows
 from synthlake.settings import Settings
 
 BUILD_WRITES = frozenset({"llm_calls", "llm_failures"})  # raw tables the build appends to
@@ -26,6 +31,7 @@ CODE_DIRS = ("models", "python_models", "seeds", "macros", "tests/dbt", "synthla
 CODE_FILES = ("dbt_project.yml", "profiles.yml")
 CODE_SUFFIXES = (".sql", ".py", ".yml", ".yaml", ".csv", ".toml")
 STATE_FILE = "build_state.json"
+NOT_FINGERPRINTED = {"llm_retry_quarantined"}  # a one-run switch, not what the build reads
 
 
 def build_fingerprint(settings: Settings, lake: Lake) -> str:
@@ -36,7 +42,7 @@ def build_fingerprint(settings: Settings, lake: Lake) -> str:
             continue
         stat = path.stat()
         digest.update(f"raw\0{relative}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    digest.update(settings.model_dump_json().encode())
+    digest.update(settings.model_dump_json(exclude=NOT_FINGERPRINTED).encode())
     project = settings.project_dir
     files = [project / name for name in CODE_FILES if (project / name).is_file()]
     for folder in CODE_DIRS:
@@ -60,6 +66,8 @@ def last_build(lake: Lake) -> dict[str, Any] | None:
 
 def is_up_to_date(lake: Lake, fingerprint: str) -> bool:
     state = last_build(lake)
+    if unfinished_rows(lake):
+        return False
     return bool(state and state.get("fingerprint") == fingerprint and lake.warehouse.is_file())
 
 

@@ -55,8 +55,9 @@ from synthlake.instructions.protect import (
     restore,
     split_layout,
 )
-from synthlake.lake import short_id
-from synthlake.llm.types import TRANSIENT_FAILURES
+from synthlake.lake import Lake, short_id
+from synthlake.llm.types import left_for_next_run
+from synthlake.llm.unfinished import record_unfinished
 from synthlake.sampling import seeded_selection
 
 log = logging.getLogger(__name__)
@@ -306,6 +307,7 @@ def translate_rows(
     )
     if not jobs:
         log.info("translate: nothing new to translate (0 LLM calls)")
+        record_unfinished(Lake.from_settings(settings), "translate", 0)
         return TRANSLATED_SCHEMA.empty_table()
     names = language_names({*languages, *(j.row["language"] for j in jobs)})
     requests = []
@@ -336,6 +338,7 @@ def translate_rows(
 
             runner = LLMRunner(settings, stage="translate")
         results = runner.run(requests)
+        runner.check_health()
     identifier = identifier or LanguageIdentifier.from_settings(
         settings, extra=[*languages, *(j.row["language"] for j in jobs)]
     )
@@ -350,12 +353,13 @@ def translate_rows(
         out.append(_record(job, done_job, config, prompt.version, llm, now))
     counts = {s: sum(1 for r in out if r["status"] == s) for s in STATUSES}
     log.info(
-        "translate: %d pairs, %d requests, %s, %d left for the next build (transient LLM failures)",
+        "translate: %d pairs, %d requests, %s, %d left for the next build (no LLM answer)",
         len(jobs),
         len(requests),
         counts,
         skipped,
     )
+    record_unfinished(Lake.from_settings(settings), "translate", skipped)
     return pa.Table.from_pylist(out, schema=TRANSLATED_SCHEMA)
 
 
@@ -394,7 +398,8 @@ class _Assembled:
 
 
 def _assemble(job: _Job, results: list[Any], min_letters: int) -> _Assembled | None:
-    """Restore spans and layout around the answers; None on a transient LLM failure."""
+    """Restore spans and layout around the answers; None when an answer is missing for a
+    reason a later run may cure (transient or configuration failure)."""
     if job.untranslatable:
         return _Assembled({}, [job.untranslatable])
     reasons: list[str] = []
@@ -407,8 +412,8 @@ def _assemble(job: _Job, results: list[Any], min_letters: int) -> _Assembled | N
             result = results[index]
             index += 1
             if not result.ok:
-                if result.reason in TRANSIENT_FAILURES:
-                    return None  # the next build retries this row
+                if left_for_next_run(result.reason):
+                    return None  # no answer (transient/configuration): the next build asks
                 reasons.append(f"llm_failure:{result.reason}")
                 answers.append("")
                 continue

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from synthlake.lake import RAW_TABLES, Lake
 from synthlake.llm.cache import LLMStore
+from synthlake.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def failure_row(
     finished_at: datetime,
     ingest_date: str,
 ) -> dict[str, Any]:
+    detail, raw_text = redact(detail) or "", redact(raw_text)  # never a secret in the lake
     if raw_text is not None and len(raw_text) > RAW_TEXT_LIMIT:
         raw_text = raw_text[:RAW_TEXT_LIMIT] + f"... [{len(raw_text) - RAW_TEXT_LIMIT} more chars]"
     return {

@@ -258,8 +258,10 @@ class BatchSession:
 
     async def _collect(self, client: Any, job: _Job, poll: BatchPoll) -> None:
         if poll.state == "failed":
+            # the job as a whole, not one row's content: nothing is stored for its rows, the
+            # next run asks again (and a job that keeps failing fails the stage's share)
             self._fail_all(
-                list(job.items.values()), "client_error", f"batch job {job.job_id} {poll.detail}"
+                list(job.items.values()), "provider_error", f"batch job {job.job_id} {poll.detail}"
             )
             self.ctx.store.close_batch_job(job.job_id, poll.state, poll.detail)
             return

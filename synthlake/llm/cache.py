@@ -10,6 +10,10 @@ warehouse's write lock for a whole build, and LLM steps run *inside* that build.
   (``SYNTHLAKE_LLM_BATCH_API``), with the cache key of each request, so that a run that
   stops waiting, or is killed, never submits (and pays for) the same requests again: the
   next run collects the job instead.
+- ``quarantine_journaled``: the ids of quarantine verdicts a stage reached on its own
+  (a summary that is not one) and already journaled: the verdict on a cached answer is
+  reached again on every build, and is journaled once, even when the run that first
+  reached it was killed before journaling it.
 - ``journal``: one row per finished request (call or failure), committed as it finishes.
   At the end of a batch the runner moves its rows into the lake's raw Parquet tables
   (``llm_calls``, ``llm_failures``) and deletes them; rows left by a process that was
@@ -66,6 +70,9 @@ create table if not exists journal (
     payload text not null
 );
 create index if not exists journal_run on journal (run_id);
+create table if not exists quarantine_journaled (
+    failure_id text primary key
+);
 create table if not exists batch_jobs (
     job_id text primary key,
     provider text not null,
@@ -328,6 +335,28 @@ class LLMStore:
             except BaseException:
                 self._conn.execute("rollback")
                 raise
+
+    def journal_once(self, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+        """Append the failure rows whose ``failure_id`` was never journaled; return how many."""
+        if not rows:
+            return 0
+        added = 0
+        with self._lock:
+            self._conn.execute("begin immediate")
+            try:
+                for row in rows:
+                    cursor = self._conn.execute(
+                        "insert or ignore into quarantine_journaled values (?)",
+                        (row[2]["failure_id"],),
+                    )
+                    if cursor.rowcount:
+                        self._journal(*row)
+                        added += 1
+                self._conn.execute("commit")
+            except BaseException:
+                self._conn.execute("rollback")
+                raise
+        return added
 
     def pending(
         self, run_id: str, *, exclude_runs: set[str] | frozenset[str] = frozenset()

@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from synthlake.lake import Lake, new_run_id
+from synthlake.errors import LLMStageFailed
+from synthlake.lake import Lake, new_run_id, short_id
 from synthlake.llm.accounting import (
     BudgetGuard,
     RunStats,
@@ -59,12 +60,19 @@ from synthlake.llm.types import (
     LLMResult,
     Message,
     RequestRejected,
+    failure_kind,
     normalize_messages,
 )
+from synthlake.redact import redact_uri
 
 log = logging.getLogger(__name__)
 
 STAGES_WITH_OVERRIDE = ("summarize", "translate", "judge")
+# Configuration failures in a row (a bad key, an unknown model, no server) after which the
+# runner stops calling the provider for the rest of the stage: the answer will not change.
+CONFIG_FAILURES_BEFORE_STOP = 3
+# Failures that are a user's own limit, not the provider's health: never fail a stage.
+NOT_A_FAULT = frozenset({"budget_exceeded"})
 T = TypeVar("T")
 Validator = Callable[[str], Any]
 
@@ -97,18 +105,43 @@ class _RunContext:
 
 
 class _Progress:
-    """Logs how far a long batch is, at most every 30 s."""
+    """Logs how far a long batch is, at most every 30 s: requests finished (answered from
+    the provider, from the cache, failed) out of the batch's total.
+
+    ``step`` only counts; ``report`` logs, and is called once a unit of work is over (a
+    remote request, a local forward pass), so that a line never says 1 done while a whole
+    batch of answers has come back."""
 
     def __init__(self, total: int, what: str) -> None:
-        self.total, self.what, self.done = total, what, 0
+        self.total, self.what = total, what
+        self.answered = self.cached = self.failed = 0
         self._last = time.monotonic()
 
-    def step(self, n: int = 1) -> None:
-        self.done += n
+    @property
+    def done(self) -> int:
+        return self.answered + self.cached + self.failed
+
+    def step(self, *, ok: bool = True, cached: bool = False) -> None:
+        if not ok:
+            self.failed += 1
+        elif cached:
+            self.cached += 1
+        else:
+            self.answered += 1
+
+    def report(self) -> None:
         now = time.monotonic()
         if now - self._last >= 30 and self.total:
             self._last = now
-            log.info("%s: %d/%d requests done", self.what, self.done, self.total)
+            log.info(
+                "%s: %d/%d requests done (%d answered, %d cached, %d failed)",
+                self.what,
+                self.done,
+                self.total,
+                self.answered,
+                self.cached,
+                self.failed,
+            )
 
 
 class LLMRunner:
@@ -140,6 +173,10 @@ class LLMRunner:
         self.lake = Lake.from_settings(settings)
         self.budget = BudgetGuard(settings.llm_budget_usd)
         self.last_stats: RunStats | None = None
+        # Over the runner's lifetime (one stage): what ``check_health`` judges.
+        self.totals = RunStats(run_id="stage")
+        self._config_streak = 0
+        self._stopped: tuple[str, str] | None = None  # (reason, detail) once given up on
 
     # --- public ------------------------------------------------------------------------
     @property
@@ -211,6 +248,7 @@ class LLMRunner:
                 log.exception("%s: could not write llm_calls/llm_failures; kept for next run", what)
             store.close()
             self.last_stats = stats
+            self._add_to_totals(stats)
         log.info("%s run %s: %s", what, run_id, stats.as_log())
         missing = [i for i, r in enumerate(ctx.results) if r is None]
         if missing:  # a bug, not a provider problem: say so loudly
@@ -314,8 +352,13 @@ class LLMRunner:
         return items
 
     def _answer_from_cache(self, ctx: _RunContext, items: list[_Item]) -> list[_Item]:
-        """Answer cache hits; group duplicates behind one leader; return the leaders."""
-        hits = ctx.store.get_many(i.key for i in items) if self.settings.llm_cache else {}
+        """Answer cache hits; group duplicates behind one leader; return the leaders.
+
+        With ``llm_retry_quarantined`` the cache is not read (it is still written): the
+        stages then plan only rows whose answer was quarantined, and a cached answer
+        would only bring the same verdict back."""
+        read_cache = self.settings.llm_cache and not self.settings.llm_retry_quarantined
+        hits = ctx.store.get_many(i.key for i in items) if read_cache else {}
         journal = []
         leaders: list[_Item] = []
         for item in items:
@@ -349,6 +392,7 @@ class LLMRunner:
                 while queue:
                     item = queue.popleft()
                     await self._one_remote(ctx, client, limiter, on_error, item)
+                    ctx.progress.report()
 
             workers = min(settings.llm_concurrency, len(leaders))
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -362,6 +406,11 @@ class LLMRunner:
         item: _Item,
     ) -> None:
         provider = self.provider
+        if self._stopped is not None:
+            reason, why = self._stopped
+            detail = f"row {item.request.row_id!r}: not sent: {why}"
+            self._finish_failure(ctx, item, reason, detail, None, attempts=0)
+            return
         worst = self.prices.cost(
             provider.name, provider.model, item.encoded.tokens_in, item.params.max_new_tokens or 0
         )
@@ -398,6 +447,7 @@ class LLMRunner:
             detail = f"row {item.request.row_id!r}: {provider.name}:{provider.model}: {error}"
             if attempts > 1:
                 detail += f" (after {attempts} attempts)"
+            self._note_outcome(error.kind, error)
             self._finish_failure(ctx, item, error.kind, detail, error.raw_text, attempts=attempts)
             return
         except Exception as error:  # noqa: BLE001 - an SDK surprise must not sink the batch
@@ -408,6 +458,7 @@ class LLMRunner:
             self._finish_failure(ctx, item, "provider_error", detail, None, attempts=1)
             return
         ctx.stats.attempts += attempts
+        self._note_outcome(None, None)
         actual = self.prices.cost(
             provider.name, provider.model, completion.tokens_in, completion.tokens_out
         )
@@ -450,6 +501,104 @@ class LLMRunner:
                     )
                     answer = CachedResponse.of(completion, latency, cost)
                     self._finish_fresh(ctx, it, answer, attempts=1, cost=cost)
+                ctx.progress.report()
+
+    # --- stage health --------------------------------------------------------------------
+    def _note_outcome(self, reason: str | None, error: ProviderError | None) -> None:
+        """Count configuration failures in a row; past a few, stop calling the provider."""
+        if reason is None or failure_kind(reason) != "configuration":
+            self._config_streak = 0
+            return
+        self._config_streak += 1
+        if self._stopped is None and self._config_streak >= CONFIG_FAILURES_BEFORE_STOP:
+            why = (
+                f"{self._llm_name()} failed {self._config_streak} requests in a row with "
+                f"{reason} ({error}); not called again in this stage"
+            )
+            self._stopped = (reason, why)
+            log.error("llm %s: %s", self.stage, why)
+
+    def _add_to_totals(self, stats: RunStats) -> None:
+        totals = self.totals
+        totals.requests += stats.requests
+        totals.cached += stats.cached
+        totals.deduplicated += stats.deduplicated
+        totals.called += stats.called
+        totals.attempts += stats.attempts
+        totals.succeeded += stats.succeeded
+        totals.failed.update(stats.failed)
+        totals.tokens_in += stats.tokens_in
+        totals.tokens_out += stats.tokens_out
+        totals.cost_usd += stats.cost_usd
+
+    def _llm_name(self) -> str:
+        return redact_uri(str(self.spec))
+
+    def _setting_to_fix(self, reason: str) -> str:
+        stage_setting = f"llm_{self.stage}"
+        llm_setting = (
+            f"SYNTHLAKE_{stage_setting.upper()}"
+            if getattr(self.settings, stage_setting, None)
+            else "SYNTHLAKE_LLM"
+        )
+        if reason == "auth_error":
+            keys = {
+                "openai": "OPENAI_API_KEY (or SYNTHLAKE_OPENAI_API_KEY)",
+                "gemini": "GEMINI_API_KEY (or SYNTHLAKE_GEMINI_API_KEY)",
+            }
+            return keys.get(self.spec.provider, "the provider's API key")
+        if reason == "model_not_found":
+            return f"the model name (and base URL path) in {llm_setting}"
+        return f"the base URL in {llm_setting}, or start the server it names"
+
+    def check_health(self) -> None:
+        """Fail the stage (``LLMStageFailed``) when its LLM work cannot be trusted.
+
+        Called by each LLM stage once its requests are done, so that a provider that
+        refuses everyone fails the dbt build and the run with a non-zero exit instead of a
+        warning. Fails on: any configuration failure (a bad key, an unknown model, no
+        server); every request without an answer; or a share of requests over
+        ``llm_max_failure_share`` failed for non-content reasons. Answers already received
+        are in the cache, so the rerun after the fix pays nothing for them.
+        """
+        totals = self.totals
+        if totals.requests == 0:
+            return
+        failed = {r: n for r, n in totals.failed.items() if r not in NOT_A_FAULT}
+        config = {r: n for r, n in failed.items() if failure_kind(r) == "configuration"}
+        unfinished = sum(n for r, n in failed.items() if failure_kind(r) != "content")
+        no_answer = sum(n for r, n in failed.items() if r != "invalid_output")
+        where = f"llm {self.stage} ({self._llm_name()})"
+        after = (
+            "nothing was stored for these rows; the next run asks again (answers received "
+            "so far are cached and cost nothing then)"
+        )
+        if config:
+            reason = max(config, key=config.__getitem__)
+            first = self._stopped[1] if self._stopped else f"{reason} on every call"
+            raise LLMStageFailed(
+                f"{where}: {sum(config.values())} of {totals.requests} requests failed with "
+                f"{', '.join(f'{r}={n}' for r, n in sorted(config.items()))}: {first}. "
+                f"Fix {self._setting_to_fix(reason)} and rerun: {after}."
+            )
+        if no_answer >= totals.requests:
+            raise LLMStageFailed(
+                f"{where}: every one of {totals.requests} requests failed "
+                f"({', '.join(f'{r}={n}' for r, n in sorted(failed.items()))}); {after}."
+            )
+        share = unfinished / totals.requests
+        if share > self.settings.llm_max_failure_share:
+            raise LLMStageFailed(
+                f"{where}: {unfinished} of {totals.requests} requests ({share:.0%}) failed "
+                f"without an answer ({', '.join(f'{r}={n}' for r, n in sorted(failed.items()))}),"
+                f" over SYNTHLAKE_LLM_MAX_FAILURE_SHARE={self.settings.llm_max_failure_share:g};"
+                f" {after}."
+            )
+
+    def unfinished(self) -> int:
+        """Requests of this stage that a later run must ask again (transient or
+        configuration failures, budget stops included)."""
+        return sum(n for r, n in self.totals.failed.items() if failure_kind(r) != "content")
 
     # --- finishing ---------------------------------------------------------------------
     def _finish_fresh(
@@ -541,7 +690,7 @@ class LLMRunner:
             ctx.stats.succeeded += 1
         else:
             ctx.stats.failed[reason or "invalid_output"] += 1
-        ctx.progress.step()
+        ctx.progress.step(ok=result.ok, cached=cached)
         now = datetime.now(UTC)
         call_id = uuid.uuid4().hex
         result.call_id = call_id
@@ -622,7 +771,7 @@ class LLMRunner:
     ) -> list[tuple[str, str, dict[str, Any]]]:
         """The journal rows (a failed call and its failure) of a request with no answer."""
         ctx.stats.failed[failure.reason] += 1
-        ctx.progress.step()
+        ctx.progress.step(ok=False)
         now = datetime.now(UTC)
         failure.call_id = uuid.uuid4().hex
         call = call_row(
@@ -670,7 +819,13 @@ class LLMRunner:
         )
 
     def record_failures(self, failures: Sequence[LLMFailure]) -> None:
-        """Quarantine failures decided outside a batch (the structured helper's verdicts)."""
+        """Quarantine verdicts reached outside a batch (a stage's own validation of an
+        answer, the structured helper's final verdict).
+
+        Each verdict is journaled once: its ``failure_id`` is a hash of what decides it
+        (stage, row, prompt, model, reason, the answer), so the same verdict reached again
+        on a cached answer, by this run or any later one, adds no row, and a verdict whose
+        run died before journaling it is journaled by the next run that reaches it."""
         if not failures:
             return
         run_id = self.fixed_run_id or new_run_id()
@@ -688,10 +843,23 @@ class LLMRunner:
                 followers={},
                 progress=_Progress(0, "quarantine"),
             )
-            rows = [
-                ("failure", run_id, self._failure_row(ctx, failure, now)) for failure in failures
-            ]
-            store.journal(rows)
+            rows = []
+            for failure in failures:
+                row = self._failure_row(ctx, failure, now)
+                row["failure_id"] = short_id(
+                    "quarantine",
+                    self.stage,
+                    failure.row_id,
+                    failure.prompt_id,
+                    failure.prompt_version,
+                    failure.provider,
+                    failure.model,
+                    failure.reason,
+                    failure.raw_text or "",
+                    length=32,
+                )
+                rows.append(("failure", run_id, row))
+            store.journal_once(rows)
             flush_journal(store, self.lake, run_id)
 
 

@@ -23,8 +23,11 @@ FailureReason = Literal[
     "rate_limited",  # 429 / resource exhausted, retries spent
     "server_error",  # 5xx, retries spent
     "timeout",  # the provider did not answer in llm_timeout_s, retries spent
-    "connection_error",  # could not reach the provider, retries spent
-    "client_error",  # another 4xx (bad key, unknown model...): never retried
+    "connection_error",  # the connection broke (reset, closed mid-answer), retries spent
+    "unreachable",  # connection refused or the host name does not resolve, retries spent
+    "auth_error",  # 401 / 403 / an invalid API key: never retried
+    "model_not_found",  # 404: no such model (or no such endpoint) at this provider
+    "client_error",  # another 4xx: the provider refused this one request
     "bad_response",  # the provider answered something that is not a completion
     "content_filtered",  # the provider refused (safety block)
     "provider_error",  # anything else the provider raised
@@ -33,17 +36,43 @@ FailureReason = Literal[
     "batch_pending",  # in a provider batch job not finished yet: the next run collects it
 ]
 FAILURE_REASONS: tuple[str, ...] = FailureReason.__args__  # type: ignore[attr-defined]
-# Failures a plain rerun may cure: the stages do not store them, so the next build asks again.
+
+# Every failure is of one of three kinds, and each kind has one rule:
+# - transient: retried within the run; a row still failing is not stored, so the next run
+#   asks again (from the cache when an answer came in meanwhile);
+# - configuration: the provider refuses everyone (a bad key, an unknown model, a host that
+#   is not there): the runner stops calling it after a few in a row, the stage fails the
+#   run with one message naming the setting to fix, and nothing is stored for those rows;
+# - content: this request's answer is unusable (no score, wrong language, too long...):
+#   quarantined with its reason, asked again only when the prompt version, the model or the
+#   validation changes, or on ``synthlake run --retry-quarantined``.
+FailureKind = Literal["transient", "configuration", "content"]
 TRANSIENT_FAILURES: frozenset[str] = frozenset(
     {
         "rate_limited",
         "server_error",
         "timeout",
         "connection_error",
+        "provider_error",
         "budget_exceeded",
         "batch_pending",
     }
 )
+CONFIGURATION_FAILURES: frozenset[str] = frozenset({"unreachable", "auth_error", "model_not_found"})
+
+
+def failure_kind(reason: str) -> FailureKind:
+    """Which of the three rules applies to a failure reason."""
+    if reason in TRANSIENT_FAILURES:
+        return "transient"
+    if reason in CONFIGURATION_FAILURES:
+        return "configuration"
+    return "content"
+
+
+def left_for_next_run(reason: str) -> bool:
+    """True when a stage must store nothing for the row, so that a later run asks again."""
+    return failure_kind(reason) != "content"
 
 
 @dataclass(frozen=True, slots=True)

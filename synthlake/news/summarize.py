@@ -44,12 +44,20 @@ import pyarrow as pa
 
 from synthlake.embeddings import normalize_rows
 from synthlake.errors import SettingsError
-from synthlake.lake import short_id
-from synthlake.llm.types import GenerationParams, LLMFailure, LLMRequest, Message
+from synthlake.lake import Lake, short_id
+from synthlake.llm.types import (
+    GenerationParams,
+    LLMFailure,
+    LLMRequest,
+    Message,
+    left_for_next_run,
+)
+from synthlake.llm.unfinished import record_unfinished
 from synthlake.news.language import NAMES, majority_language
 from synthlake.news.text import clean_paragraphs
 from synthlake.news.validate import check_summary, clean_summary
 from synthlake.prompts import Prompt, PromptError, load_prompt
+from synthlake.sampling import seeded_selection
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +159,6 @@ class _Job:
     final: bool = False
     answer: str | None = None
     failure: LLMFailure | None = None
-    fresh: bool = False  # some answer of this job came from the LLM now, not the cache
 
 
 @dataclass(slots=True)
@@ -162,6 +169,7 @@ class SummaryRun:
     failures: list[LLMFailure]
     requests: int = 0
     cached: int = 0
+    unfinished: int = 0  # clusters with no answer for a reason a later run may cure
 
 
 class TokenCounter:
@@ -346,15 +354,13 @@ class Summarizer:
                     job.failure = job.failure or result  # the runner has recorded it
                     continue
                 run.cached += int(result.cached)
-                job.fresh = job.fresh or not result.cached
                 job.tokens_in += result.tokens_in
                 job.tokens_out += result.tokens_out
                 text, failure = self._validate(job, request, result)
                 if failure is not None:
-                    # a cached answer was quarantined when it was generated: the retry on
-                    # this run meets the same text, and must not journal it twice
-                    if not result.cached:
-                        run.failures.append(failure)
+                    # journaled once whether the answer is fresh or cached: a cached one
+                    # may come from a run that died before it could journal the verdict
+                    run.failures.append(failure)
                     job.failure = job.failure or failure
                     continue
                 answers[id(job)][k] = text
@@ -369,8 +375,7 @@ class Summarizer:
                     job.failure = self._failure(
                         job, job.cluster.cluster_id, f"recursion deeper than {job.depth}", None
                     )
-                    if job.fresh:
-                        run.failures.append(job.failure)
+                    run.failures.append(job.failure)
                 else:
                     job.items = [
                         self._merge(job, part, text)
@@ -382,6 +387,9 @@ class Summarizer:
             self.runner.record_failures(run.failures)
         run.rows = self._rows([j for j in jobs if j.answer is not None])
         failed = [j for j in jobs if j.answer is None]
+        run.unfinished = sum(
+            1 for j in failed if j.failure is not None and left_for_next_run(j.failure.reason)
+        )
         log.info(
             "news summaries: clusters %d, summarized %d, quarantined %d (%s), requests %d "
             "(cached %d), deepest recursion %d",
@@ -540,21 +548,36 @@ def summarize_cluster_sources(
     """
     config = SummaryConfig.from_settings(settings)
     llm = str(settings.llm_for(STAGE))
+    stories = [c for c in clusters_from_sources(sources) if len(c.sources) >= 2]
+    chosen = set(
+        seeded_selection([c.cluster_id for c in stories], settings.summarize_max_clusters, seed=0)
+    )
+    if len(chosen) < len(stories):
+        log.info(
+            "news summaries: %d of %d stories in the seeded selection "
+            "(SYNTHLAKE_SUMMARIZE_MAX_CLUSTERS)",
+            len(chosen),
+            len(stories),
+        )
     todo = []
-    for cluster in clusters_from_sources(sources):
-        if len(cluster.sources) < 2:
+    for cluster in stories:
+        if cluster.cluster_id not in chosen:
             continue
         prompt, _ = load_integration_prompt(cluster_language(cluster, config))
         if qa_id_for(cluster.cluster_id, prompt, llm) not in skip_qa_ids:
             todo.append(cluster)
     if not todo:
         log.info("news summaries: nothing new to summarize")
+        record_unfinished(Lake.from_settings(settings), STAGE, 0)
         return SUMMARIES_SCHEMA.empty_table()
     if runner is None:
         from synthlake.llm.runner import LLMRunner
 
         runner = LLMRunner(settings, stage=STAGE)
-    return Summarizer(runner, config).summarize(todo).rows
+    run = Summarizer(runner, config).summarize(todo)
+    record_unfinished(Lake.from_settings(settings), STAGE, run.unfinished)
+    runner.check_health()
+    return run.rows
 
 
 __all__ = [

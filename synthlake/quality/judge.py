@@ -30,7 +30,9 @@ from typing import Any
 import pyarrow as pa
 
 from synthlake.errors import SettingsError
-from synthlake.llm.types import TRANSIENT_FAILURES
+from synthlake.lake import Lake
+from synthlake.llm.types import left_for_next_run
+from synthlake.llm.unfinished import record_unfinished
 from synthlake.sampling import seeded_selection
 from synthlake.settings import PROJECT_DIR
 
@@ -366,9 +368,11 @@ def run_tasks(
         from synthlake.llm.runner import LLMRunner
 
         runner = LLMRunner(settings, stage=stage, spec=spec)
-    return complete_structured(
+    results = complete_structured(
         requests, parse_judgement, runner=runner, max_repairs=settings.judge_max_retries
     )
+    runner.check_health()
+    return results
 
 
 def judge_pairs(
@@ -396,6 +400,7 @@ def judge_pairs(
     )
     if not tasks:
         log.info("judge: nothing new to judge (0 LLM calls)")
+        record_unfinished(Lake.from_settings(settings), "judge", 0)
         return JUDGEMENTS_SCHEMA.empty_table()
     started, cpu_started = time.perf_counter(), time.process_time()
     results = run_tasks(tasks, settings, runner=runner)
@@ -423,13 +428,15 @@ def judge_pairs(
         counts["quarantined"],
         transient,
     )
+    record_unfinished(Lake.from_settings(settings), "judge", transient)
     return pa.Table.from_pylist(rows, schema=JUDGEMENTS_SCHEMA)
 
 
 def result_row(
     task: JudgeTask, result: Any, *, judge_llm: str, judged_at: datetime, repairs: int
 ) -> dict[str, Any] | None:
-    """The stored row of one task's outcome (None for a transient failure).
+    """The stored row of one task's outcome (None when the judge gave no answer for a
+    reason a later run may cure: transient or configuration failure).
 
     ``repairs`` is how many times an invalid answer was sent back before quarantine.
     """
@@ -456,7 +463,7 @@ def result_row(
             "prompt_version": response.prompt_version,
             "cached": bool(response.cached),
         }
-    if result.reason in TRANSIENT_FAILURES:
+    if left_for_next_run(result.reason):
         return None
     return base | {
         "judge_status": "quarantined",

@@ -4,6 +4,7 @@ import pyarrow as pa
 
 from synthlake.build_state import build_fingerprint, is_up_to_date, record_build
 from synthlake.lake import RAW_LLM_CALLS_SCHEMA, RAW_REJECTS_SCHEMA, Lake
+from synthlake.llm.unfinished import record_unfinished, unfinished_rows
 from synthlake.settings import Settings, load_settings
 
 
@@ -39,3 +40,25 @@ def test_up_to_date_needs_the_recorded_fingerprint_and_a_warehouse(
     lake.warehouse.write_bytes(b"")
     assert is_up_to_date(lake, fingerprint)
     assert not is_up_to_date(lake, "another")
+
+
+def test_rows_an_llm_stage_left_unfinished_make_the_next_refresh_build(
+    lake: Lake, settings: Settings
+) -> None:
+    fingerprint = build_fingerprint(settings, lake)
+    record_build(lake, fingerprint, "r1")
+    lake.warehouse.write_bytes(b"")
+    assert is_up_to_date(lake, fingerprint)
+    record_unfinished(lake, "translate", 39)  # e.g. a provider answered 401
+    record_unfinished(lake, "judge", 0)
+    assert unfinished_rows(lake) == {"translate": 39}
+    assert not is_up_to_date(lake, fingerprint)
+    record_unfinished(lake, "translate", 0)  # the next build answered them
+    assert is_up_to_date(lake, fingerprint)
+
+
+def test_the_one_run_retry_switch_is_not_part_of_the_fingerprint(
+    lake: Lake, settings: Settings
+) -> None:
+    retry = load_settings(lake_root=settings.lake_root, llm_retry_quarantined=True)
+    assert build_fingerprint(retry, lake) == build_fingerprint(settings, lake)

@@ -32,9 +32,20 @@ joined as (
         failures.model,
         failures.llm,
         failures.reason,
+        -- the three rules of synthlake/llm/types.py (failure_kind): transient and
+        -- configuration failures are not stored by the stages, the next run asks again
+        case
+            when failures.reason in (
+                'rate_limited', 'server_error', 'timeout', 'connection_error',
+                'provider_error', 'budget_exceeded', 'batch_pending'
+            ) then 'transient'
+            when failures.reason in ('unreachable', 'auth_error', 'model_not_found')
+                then 'configuration'
+            else 'content'
+        end as failure_kind,
         failures.reason in (
-            'rate_limited', 'server_error', 'timeout', 'connection_error', 'budget_exceeded',
-            'batch_pending'
+            'rate_limited', 'server_error', 'timeout', 'connection_error',
+            'provider_error', 'budget_exceeded', 'batch_pending'
         ) as is_transient,
         failures.detail,
         failures.raw_text,

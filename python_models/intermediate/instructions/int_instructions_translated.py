@@ -20,7 +20,11 @@ def model(dbt, session):
     )
     seed = dbt.ref("target_languages").project("language_code").to_arrow_table()
     languages = seed.column("language_code").to_pylist()
+    settings = load_settings()
     done = []
     if dbt.is_incremental:
-        done = [r[0] for r in session.sql(f"select translation_id from {dbt.this}").fetchall()]
-    return translate_rows(rows, languages, load_settings(), done=done)
+        # --retry-quarantined: quarantined pairs are planned (and asked) again
+        keep = "status != 'quarantined'" if settings.llm_retry_quarantined else "true"
+        query = f"select translation_id from {dbt.this} where {keep}"
+        done = [r[0] for r in session.sql(query).fetchall()]
+    return translate_rows(rows, languages, settings, done=done)

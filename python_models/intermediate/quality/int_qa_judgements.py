@@ -16,9 +16,12 @@ def model(dbt, session):
         "qa_id, domain, qa_hash, question, input, answer, language, sources"
     )
     dimensions = dbt.ref("judge_dimensions").to_arrow_table().to_pylist()
+    settings = load_settings()
     done = None
     if dbt.is_incremental:
+        # --retry-quarantined: quarantined judgements are asked again
+        keep = "judge_status != 'quarantined'" if settings.llm_retry_quarantined else "true"
         done = session.sql(
-            f"select judgement_id, qa_hash, judge_llm, prompt_version from {dbt.this}"
+            f"select judgement_id, qa_hash, judge_llm, prompt_version from {dbt.this} where {keep}"
         ).to_arrow_table()
-    return judge_pairs(pairs.to_arrow_table(), dimensions, load_settings(), done=done)
+    return judge_pairs(pairs.to_arrow_table(), dimensions, settings, done=done)

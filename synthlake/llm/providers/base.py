@@ -10,27 +10,65 @@ thread). Providers translate their SDK's exceptions into ``ProviderError`` with 
 from __future__ import annotations
 
 import math
+import socket
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from synthlake.llm.types import GenerationParams, Message
+from synthlake.redact import redact
 
 ErrorKind = Literal[
     "rate_limited",
     "server_error",
     "timeout",
     "connection_error",
+    "unreachable",
+    "auth_error",
+    "model_not_found",
     "client_error",
     "context_overflow",
     "bad_response",
     "content_filtered",
     "provider_error",
 ]
+# A refused connection is retried too: a server restarting answers again within seconds.
+# Only when the retries are spent does it count as a configuration failure ("unreachable").
 RETRYABLE_KINDS: frozenset[str] = frozenset(
-    {"rate_limited", "server_error", "timeout", "connection_error"}
+    {"rate_limited", "server_error", "timeout", "connection_error", "unreachable"}
 )
+# How providers word an invalid key in a 400 (Gemini: API_KEY_INVALID) rather than a 401.
+_BAD_KEY_HINTS = ("api_key_invalid", "api key not valid", "invalid api key", "incorrect api key")
+
+
+def client_error_kind(status: int, message: str, context_hints: Sequence[str] = ()) -> ErrorKind:
+    """The kind of a 4xx other than 429/408: configuration (key, model) or this request."""
+    lowered = message.lower()
+    if status in (401, 403) or any(hint in lowered for hint in _BAD_KEY_HINTS):
+        return "auth_error"
+    if status == 404:
+        return "model_not_found"
+    if status in (400, 413) and any(hint in lowered for hint in context_hints):
+        return "context_overflow"
+    return "client_error"
+
+
+def connection_kind(exc: BaseException) -> ErrorKind:
+    """``unreachable`` when no connection could be opened (refused, DNS), else a broken one.
+
+    httpx (under both SDKs) raises ``ConnectError`` only while opening the connection;
+    resets and early closes of an open one are ``ReadError`` / ``RemoteProtocolError``.
+    """
+    import httpx
+
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, httpx.ConnectError | ConnectionRefusedError | socket.gaierror):
+            return "unreachable"
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return "connection_error"
 
 
 class ProviderError(Exception):
@@ -45,12 +83,14 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         raw_text: str | None = None,
     ) -> None:
+        # a gateway may echo the API key in its error body: mask it before anyone sees it
+        message = redact(message) or ""
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.retry_after = retry_after
-        self.raw_text = raw_text
+        self.raw_text = redact(raw_text)
 
     @property
     def retryable(self) -> bool:

@@ -28,6 +28,8 @@ from synthlake.llm.providers.base import (
     Completion,
     Encoded,
     ProviderError,
+    client_error_kind,
+    connection_kind,
     estimate_tokens,
 )
 from synthlake.llm.types import GenerationParams, Message
@@ -186,7 +188,7 @@ class GeminiProvider:
         except timeouts as exc:
             raise ProviderError("timeout", f"no answer within {self.timeout_s:g} s") from exc
         except transport as exc:
-            raise ProviderError("connection_error", f"{type(exc).__name__}: {exc}") from exc
+            raise ProviderError(connection_kind(exc), f"{type(exc).__name__}: {exc}") from exc
         except json.JSONDecodeError as exc:
             raise ProviderError(
                 "bad_response",
@@ -211,7 +213,9 @@ class GeminiProvider:
                 "timeout", f"{what}: no answer within {self.timeout_s:g} s"
             ) from exc
         except transport as exc:
-            raise ProviderError("connection_error", f"{what}: {type(exc).__name__}: {exc}") from exc
+            raise ProviderError(
+                connection_kind(exc), f"{what}: {type(exc).__name__}: {exc}"
+            ) from exc
         except json.JSONDecodeError as exc:
             raise ProviderError("bad_response", f"{what}: the answer is not JSON") from exc
 
@@ -341,7 +345,5 @@ def _code_error(
             retry_after=parse_retry_after(headers, details),
             raw_text=raw,
         )
-    kind = "client_error"
-    if code == 400 and any(h in message.lower() for h in _CONTEXT_HINTS):
-        kind = "context_overflow"
+    kind = client_error_kind(code, message, _CONTEXT_HINTS)
     return ProviderError(kind, message, status=code, raw_text=raw)

@@ -27,6 +27,8 @@ from synthlake.llm.providers.base import (
     Completion,
     Encoded,
     ProviderError,
+    client_error_kind,
+    connection_kind,
     estimate_text_tokens,
     estimate_tokens,
 )
@@ -146,7 +148,7 @@ class OpenAICompatProvider:
             raise ProviderError("timeout", f"no answer within {self.timeout_s:g} s") from exc
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
-            raise ProviderError("connection_error", f"{type(cause).__name__}: {cause}") from exc
+            raise ProviderError(connection_kind(exc), f"{type(cause).__name__}: {cause}") from exc
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
         text_body = _safe_text(raw)
@@ -175,7 +177,7 @@ class OpenAICompatProvider:
         except openai.APIConnectionError as exc:
             cause = exc.__cause__ or exc
             raise ProviderError(
-                "connection_error", f"{what}: {type(cause).__name__}: {cause}"
+                connection_kind(exc), f"{what}: {type(cause).__name__}: {cause}"
             ) from exc
         except openai.APIStatusError as exc:
             error = _status_error(exc)
@@ -350,9 +352,7 @@ def _status_kind(
         return ProviderError(
             kind, message, status=status, retry_after=retry_after, raw_text=body_text
         )
-    kind = "client_error"
-    if status in (400, 413) and any(h in message.lower() for h in _CONTEXT_HINTS):
-        kind = "context_overflow"
+    kind = client_error_kind(status, message, _CONTEXT_HINTS)
     return ProviderError(kind, message, status=status, raw_text=body_text)
 
 

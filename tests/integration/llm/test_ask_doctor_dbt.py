@@ -56,7 +56,7 @@ def test_ask_system_and_llm_override(openai_server, tmp_path):
 
 def test_ask_failure_raises_a_clear_synthlake_error(openai_server, remote):
     openai_server.script(Fault.status_code(404))
-    with pytest.raises(LLMError, match=r"openai:test-model failed \(client_error\)"):
+    with pytest.raises(LLMError, match=r"openai:test-model failed \(model_not_found\)"):
         ask("hello", settings=remote)
     with pytest.raises(LLMError, match="empty"):
         ask("   ", settings=remote)

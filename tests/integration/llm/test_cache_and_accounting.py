@@ -73,7 +73,7 @@ def test_failures_are_never_cached(openai_server, make_runner):
     assert openai_server.call_count == 2
     runner = make_runner()
     failures = Lake.from_settings(runner.settings).read_raw("llm_failures").to_pylist()
-    assert [(f["row_id"], f["reason"]) for f in failures] == [("row-0", "client_error")]
+    assert [(f["row_id"], f["reason"]) for f in failures] == [("row-0", "auth_error")]
     assert "401" in failures[0]["detail"]
 
 

@@ -71,7 +71,16 @@ def test_transient_statuses_are_retried(openai_server, make_runner, status):
     assert openai_server.call_count == 3
 
 
-@pytest.mark.parametrize(("status", "reason"), [(400, "context_overflow"), (401, "client_error")])
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (400, "context_overflow"),
+        (401, "auth_error"),
+        (403, "auth_error"),
+        (404, "model_not_found"),
+        (422, "client_error"),
+    ],
+)
 def test_other_4xx_fail_at_once(openai_server, make_runner, status, reason):
     openai_server.script(Fault.status_code(status))
     [result] = make_runner().run(requests_for(1))
@@ -131,7 +140,8 @@ def test_unreachable_server_fails_each_row_after_bounded_retries(tmp_path):
     runner = LLMRunner(settings, retry=RetryPolicy(max_retries=1, base_s=0.01))
     results = runner.run(requests_for(2))
 
-    assert [r.reason for r in results] == ["connection_error", "connection_error"]
+    # refused: a configuration failure (the server is not there), after the retries
+    assert [r.reason for r in results] == ["unreachable", "unreachable"]
     assert all(r.attempts == 2 for r in results)
 
 

@@ -98,7 +98,7 @@ def test_a_parser_callable_works_too(openai_server, make_runner):
 def test_provider_failures_pass_through_without_repair(openai_server, make_runner):
     openai_server.script(Fault.status_code(403))
     [result] = complete_structured(judge_requests(1), Verdict, runner=make_runner())
-    assert result.reason == "client_error" and openai_server.call_count == 1
+    assert result.reason == "auth_error" and openai_server.call_count == 1
 
 
 def test_bad_schema_argument():

@@ -8,10 +8,12 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from synthlake.errors import SettingsError
+from synthlake.errors import LLMStageFailed, SettingsError
 from synthlake.lake import Lake
 from synthlake.llm.retry import RetryPolicy
 from synthlake.llm.runner import LLMRunner
+from synthlake.llm.types import LLMRequest
+from synthlake.llm.unfinished import unfinished_rows
 from synthlake.news.summarize import (
     Cluster,
     Source,
@@ -148,9 +150,54 @@ def test_invalid_summaries_are_quarantined_not_stored(
     # journaled twice
     calls = summary_server.call_count
     again = Summarizer(runner, SummaryConfig.from_settings(settings)).summarize(clusters)
-    assert again.rows.num_rows == 0 and again.failures == []
+    assert again.rows.num_rows == 0 and len(again.failures) == 3
     assert summary_server.call_count == calls
     assert len(Lake.from_settings(settings).read_raw("llm_failures")) == len(failures)
+
+
+def test_quarantine_of_answers_cached_by_a_run_that_died_is_journaled_once(
+    tmp_path, summary_server, fixture_articles
+) -> None:
+    """A run killed after the answers were cached but before it validated them: the next
+    run meets cached answers, and must still journal why each one was quarantined."""
+    table, vectors = fixture_articles
+    settings = settings_for(tmp_path, summary_server)
+    summary_server.reply_fn = lambda body: "Testo integrato:"  # only the cue: no summary
+    clusters = [cluster_of(table, vectors, [s], s) for s in ("f01", "f02")]
+    config = SummaryConfig.from_settings(settings)
+    # what the killed run got done: the requests answered and cached, nothing validated
+    doomed = Summarizer(LLMRunner(settings, stage="summarize", retry=NO_WAIT), config)
+    requests = []
+    for cluster in clusters:
+        job = doomed._new_job(cluster)
+        requests.append(
+            LLMRequest(
+                row_id=cluster.cluster_id,
+                messages=doomed.messages(job, job.items),
+                params=doomed.params,
+                prompt_id=job.prompt.id,
+                prompt_version=job.prompt.version,
+            )
+        )
+    assert all(r.ok for r in doomed.runner.run(requests))
+    assert "llm_failures" not in _tables_with_rows(settings)
+
+    for _ in range(2):  # the next run, then one more: the verdict is journaled once
+        runner = LLMRunner(settings, stage="summarize", retry=NO_WAIT)
+        run = Summarizer(runner, config).summarize(clusters)
+        assert run.rows.num_rows == 0 and run.cached == 2
+    failures = Lake.from_settings(settings).read_raw("llm_failures").to_pylist()
+    assert sorted((f["row_id"], f["reason"]) for f in failures) == [
+        ("f01", "invalid_output"),
+        ("f02", "invalid_output"),
+    ]
+    assert all(f["detail"].startswith("empty_output") for f in failures)
+    assert summary_server.call_count == 2
+
+
+def _tables_with_rows(settings) -> set[str]:
+    lake = Lake.from_settings(settings)
+    return {t for t in ("llm_calls", "llm_failures") if len(lake.read_raw(t))}
 
 
 def test_a_transient_failure_is_retried_by_the_next_run(
@@ -160,12 +207,15 @@ def test_a_transient_failure_is_retried_by_the_next_run(
     settings = settings_for(tmp_path, summary_server)
     sources = _cluster_sources_table([cluster_of(table, vectors, ["f05"], "c-f05")])
     summary_server.script(Fault.status_code(500))
-    first = summarize_cluster_sources(sources, settings)
-    assert first.num_rows == 0
+    # its only request got no answer: the stage fails (the run exits non-zero)
+    with pytest.raises(LLMStageFailed, match="every one of 1 requests failed"):
+        summarize_cluster_sources(sources, settings)
+    assert unfinished_rows(Lake.from_settings(settings)) == {"summarize": 1}
     failures = Lake.from_settings(settings).read_raw("llm_failures").to_pylist()
     assert [f["reason"] for f in failures] == ["server_error"]
     second = summarize_cluster_sources(sources, settings)
     assert second.column("cluster_id").to_pylist() == ["c-f05"]
+    assert unfinished_rows(Lake.from_settings(settings)) == {}
     assert summary_server.call_count == 2
     # once stored, the cluster is skipped: nothing is sent, nothing is returned
     done = set(second.column("qa_id").to_pylist())
@@ -243,3 +293,24 @@ def _cluster_sources_table(clusters: list[Cluster]) -> pa.Table:
             ]
         )
     )
+
+
+def test_summarize_max_clusters_sends_a_stable_seeded_selection(
+    tmp_path, summary_server, fixture_articles
+) -> None:
+    table, vectors = fixture_articles
+    settings = settings_for(tmp_path, summary_server, summarize_max_clusters=2)
+    clusters = [cluster_of(table, vectors, [s], f"c-{s}") for s in ("f01", "f02", "f05", "f08")]
+    first = summarize_cluster_sources(_cluster_sources_table(clusters), settings)
+    chosen = sorted(first.column("cluster_id").to_pylist())
+    assert len(chosen) == 2 and summary_server.call_count == 2
+    # the same selection whatever the order of the stories; with them stored, nothing is sent
+    done = set(first.column("qa_id").to_pylist())
+    again = summarize_cluster_sources(
+        _cluster_sources_table(clusters[::-1]), settings, skip_qa_ids=done
+    )
+    assert again.num_rows == 0 and summary_server.call_count == 2
+    # a third story cap picks the same two and one more: an old choice never drops out
+    wider = load_settings(**{**settings.model_dump(), "summarize_max_clusters": 3})
+    third = summarize_cluster_sources(_cluster_sources_table(clusters), wider, skip_qa_ids=done)
+    assert third.num_rows == 1 and third.column("cluster_id")[0].as_py() not in chosen
