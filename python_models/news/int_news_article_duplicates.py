@@ -11,6 +11,6 @@ def model(dbt, session):
     dbt.config(materialized="table")
     settings = load_settings()
     articles = dbt.ref("stg_news__articles").project(
-        "id, url, outlet, content, content_hash, published_at, ingested_at"
+        "id, url, outlet, content, content_hash, published_at"
     )
     return find_duplicates(articles.to_arrow_table(), settings.news_near_dup_threshold)

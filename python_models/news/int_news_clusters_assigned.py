@@ -1,7 +1,8 @@
 """One row per canonical article: the story cluster it belongs to.
 
-Agglomerative clustering on cosine distance within a time window, component by component
-of the sparse similarity graph. Logic: synthlake.news.cluster.
+Agglomerative clustering on the cosine of the article vectors plus the share of named
+entities (title, subtitle, lead) within a time window (none for an article without an event
+time), component by component of the sparse similarity graph. Logic: synthlake.news.cluster.
 """
 
 from synthlake.news.cluster import ClusterParams, assign_clusters
@@ -20,5 +21,7 @@ def model(dbt, session):
         embeddings.filter(f"embedder = '{embedder}' and text_mode = '{key.text_mode}'"),
         "a.article_id = e.article_id and a.content_hash = e.content_hash",
         how="left",
-    ).project("a.article_id, a.event_at, e.embedding_id, e.embedding")
+    ).project(
+        "a.article_id, a.event_at, a.title, a.subtitle, a.content, e.embedding_id, e.embedding"
+    )
     return assign_clusters(joined.to_arrow_table(), ClusterParams.from_settings(settings))

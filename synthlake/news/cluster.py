@@ -1,35 +1,52 @@
-"""Articles into stories: agglomerative clustering on cosine distance, within a time window.
+"""Articles into stories: agglomerative clustering on cosine and shared names, in a time window.
 
-A story is a cluster of the agglomerative hierarchical clustering of the article vectors
-(scikit-learn, cosine distance ``1 - cos``, ``average`` or ``complete`` linkage, cut at
-``news_cluster_distance_threshold``). The result is a partition (no article in two
-clusters), and membership is transitive by construction. Two articles published more than
-``news_cluster_window_days`` apart are given the largest cosine distance (2), because a
-news story lives within days: under complete linkage they never share a cluster, under
-average linkage such a pair weighs against a merge like two unrelated articles would.
+A story is a cluster of the agglomerative hierarchical clustering of the articles
+(scikit-learn, ``average`` or ``complete`` linkage, cut at ``news_cluster_distance_threshold``)
+under the distance ``1 - (cos + w * E)``: ``cos`` is the cosine of the article vectors, ``w``
+is ``news_cluster_entity_weight`` and ``E`` the share of named entities the two articles have
+in common: the overlap coefficient of their entity sets (capitalised names and telling
+figures of title, subtitle and lead, see ``synthlake.news.text.entity_candidates``), each
+entity weighted by its inverse document frequency in the batch, i.e. the weight of the
+entities they share over the smaller of their two totals (plus ``ENTITY_PRIOR``, so that
+one shared common name is not a full match). Real news needs it beside the
+embedding: two strikes in two cities, or two earthquakes a day apart, read alike to a
+sentence encoder (same template, same words) and differ in their places, people and
+figures; a photo gallery or a live update with almost no text still names the place of its
+story. Rare names count more than ``Roma`` or ``INGV``.
+
+The result is a partition (no article in two clusters), and membership is transitive by
+construction. Two articles published more than ``news_cluster_window_days`` apart (times
+``1 + news_cluster_window_widening * E``: the window widens for the articles of a story
+that share its rare names, live updates and follow-ups) are given the largest distance (2),
+because a news story lives within days: under complete linkage
+they never share a cluster, under average linkage such a pair weighs against a merge like
+two unrelated articles would. An article without an event time (no publication time: never
+the ingestion time in its place) is compatible with any time: its pairs have no window.
 
 Why it scales (rather than one n x n matrix over the whole archive): with average or
 complete linkage, two clusters merge only when some pair across them is closer than the
 threshold, so every cluster is connected in the sparse graph of "closer than the threshold
 and within the window" pairs. The graph is built block by block along time (each article
-is compared only with the articles of its window: O(n * articles per window)); its
-connected components are independent sub-problems, each clustered exactly with the full
-agglomerative algorithm on its own small matrix. The answer is the same as clustering the
-whole archive at once under the same distance, at a cost that grows with n, not n^2. A
-component larger than ``max_component`` (a chain of near-identical articles, e.g. daily
-bulletins) falls back to scikit-learn's connectivity-constrained clustering on that graph
-(linkage approximated along the graph's edges), with a warning.
+is compared only with the articles of its window: O(n * articles per window); the entity
+term is a sparse product per block), and the few undated articles are compared with every
+article in a separate pass, so they join the graph too. Its connected components are
+independent sub-problems, each clustered exactly with the full agglomerative algorithm on
+its own small matrix. The answer is the same as clustering the whole archive at once under
+the same distance, at a cost that grows with n, not n^2. A component larger than
+``max_component`` (a chain of near-identical articles, e.g. daily bulletins) falls back to
+scikit-learn's connectivity-constrained clustering on that graph (linkage approximated
+along the graph's edges, on the cosine), with a warning.
 
-Results do not depend on row order: rows are put in (time, id) order first, and a
-cluster's id is a hash of its sorted member ids, so it is stable across runs as long as
-its membership does not change.
+Results do not depend on row order: rows are put in (time, id) order first (undated rows
+last), and a cluster's id is a hash of its sorted member ids, so it is stable across runs
+as long as its membership does not change.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -44,6 +61,10 @@ log = logging.getLogger(__name__)
 Linkage = Literal["average", "complete"]
 FAR = 2.0  # the largest cosine distance: pairs outside the time window
 DAY_S = 86_400.0
+# Added to the smaller entity total in E's denominator, in units of a name seen once in the
+# batch (weights are IDF over that of a unique name): an article that names only "Milano"
+# does not match every other article about Milano.
+ENTITY_PRIOR = 0.5
 
 ASSIGNED_SCHEMA = pa.schema(
     [
@@ -59,9 +80,12 @@ ASSIGNED_SCHEMA = pa.schema(
 
 @dataclass(frozen=True, slots=True)
 class ClusterParams:
-    distance_threshold: float = 0.38
+    distance_threshold: float = 0.32
     linkage: Linkage = "average"
     window_days: float = 2.0
+    entity_weight: float = 0.6  # w in 1 - (cos + w * E); 0: cosine only
+    window_widening: float = 1.0  # a pair's window: window_days * (1 + widening * E)
+    entity_prior: float = ENTITY_PRIOR
     max_component: int = 4000
     block_rows: int = 1024  # rows per similarity block (memory: block_rows x window rows)
 
@@ -72,6 +96,12 @@ class ClusterParams:
             raise ValueError(f"linkage must be 'average' or 'complete', got {self.linkage!r}")
         if self.window_days <= 0:
             raise ValueError(f"window_days must be > 0, got {self.window_days}")
+        if not 0.0 <= self.entity_weight <= 1.0:
+            raise ValueError(f"entity_weight must be in [0, 1], got {self.entity_weight}")
+        if self.entity_prior < 0:
+            raise ValueError(f"entity_prior must be >= 0, got {self.entity_prior}")
+        if self.window_widening < 0:
+            raise ValueError(f"window_widening must be >= 0, got {self.window_widening}")
 
     @classmethod
     def from_settings(cls, settings: Any) -> ClusterParams:
@@ -79,6 +109,8 @@ class ClusterParams:
             distance_threshold=settings.news_cluster_distance_threshold,
             linkage=settings.news_cluster_linkage,
             window_days=settings.news_cluster_window_days,
+            entity_weight=settings.news_cluster_entity_weight,
+            window_widening=settings.news_cluster_window_widening,
         )
 
 
@@ -107,32 +139,146 @@ class Clustering:
     stats: ClusterStats = field(default_factory=ClusterStats)
 
 
+@dataclass(slots=True)
+class EntityIndex:
+    """Articles' named entities: a sparse incidence matrix, IDF weights and per-article totals.
+
+    ``overlap(rows, cols)`` is the block of ``E`` (see the module docstring) between two row
+    ranges: a sparse product, so a block costs what the entities in it cost.
+    """
+
+    incidence: Any  # scipy.sparse.csr_matrix (n, vocabulary), 0/1
+    weighted: Any  # incidence * idf
+    totals: np.ndarray  # (n,) the weight of each article's entities
+    prior: float = ENTITY_PRIOR
+
+    @classmethod
+    def build(cls, entities: Sequence[Collection[str]], prior: float = ENTITY_PRIOR) -> EntityIndex:
+        from scipy.sparse import csr_matrix
+
+        vocabulary: dict[str, int] = {}
+        indptr, indices = [0], []
+        for names in entities:
+            indices.extend(vocabulary.setdefault(e, len(vocabulary)) for e in sorted(names))
+            indptr.append(len(indices))
+        n, v = len(entities), max(1, len(vocabulary))
+        incidence = csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n, v)
+        )
+        df = np.asarray(incidence.sum(axis=0)).ravel()
+        # IDF in units of a name seen once: the weights (and the prior) mean the same in a
+        # batch of a hundred articles and of a hundred thousand
+        idf = (np.log((n + 1.0) / (df + 0.5)) / np.log((n + 1.0) / 1.5)).astype(np.float32)
+        weighted = incidence.multiply(idf[None, :]).tocsr()
+        totals = np.asarray(weighted.sum(axis=1), dtype=np.float64).ravel()
+        return cls(incidence, weighted, totals, prior)
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> EntityIndex:
+        """The index restricted to (and reordered as) ``rows``; the IDF stays the batch's."""
+        rows = np.asarray(rows)
+        return EntityIndex(self.incidence[rows], self.weighted[rows], self.totals[rows], self.prior)
+
+    def overlap(self, rows: slice, cols: slice) -> np.ndarray:
+        """``E``: shared weight / (the smaller total + the prior), in [0, 1]."""
+        shared = (self.weighted[rows] @ self.incidence[cols].T).toarray()
+        smaller = np.minimum(self.totals[rows][:, None], self.totals[cols][None, :])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            overlap = np.where(smaller > 0, shared / (smaller + self.prior), 0.0)
+        return overlap.astype(np.float32)
+
+
+def article_entities(
+    titles: Sequence[str | None], subtitles: Sequence[str | None], contents: Sequence[str | None]
+) -> list[frozenset[str]]:
+    """Each article's named entities: names and figures of its title, subtitle and lead.
+
+    A capitalised word that opens a sentence counts when it is a name somewhere in the
+    batch (``Milano`` in ``Borsa: Milano chiude...``), not otherwise (``Giornata``).
+    """
+    from synthlake.news.text import entity_candidates, lead
+
+    found = [
+        entity_candidates(title, subtitle, lead(content))
+        for title, subtitle, content in zip(titles, subtitles, contents, strict=True)
+    ]
+    known = set().union(*(names for names, _ in found)) if found else set()
+    return [frozenset(names | (initial & known)) for names, initial in found]
+
+
 def cluster_id_for(member_ids: Sequence[str]) -> str:
     """A cluster's id: a hash of its sorted member ids (stable while membership is)."""
     return short_id("news-cluster", *sorted(member_ids))
 
 
+def _pair_block(
+    vectors: np.ndarray,
+    times_s: np.ndarray,
+    entities: EntityIndex | None,
+    params: ClusterParams,
+    rows: slice,
+    cols: slice,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(similarity ``cos + w * E``, within the window) of a block of rows against columns.
+
+    The window of a pair is ``window_days * (1 + window_widening * E)``: a story whose
+    articles share their rare names (a live blog, the follow-ups of a big story) may span
+    more days than two articles that only read alike. A NaN time has no window.
+    """
+    block = vectors[rows] @ vectors[cols].T
+    window = np.float32(params.window_days * DAY_S)
+    if entities is not None and params.entity_weight > 0:
+        overlap = entities.overlap(rows, cols)
+        block = block + params.entity_weight * overlap
+        window = window * (1.0 + params.window_widening * overlap)
+    with np.errstate(invalid="ignore"):
+        # NaN (an undated article) compares False: no window for its pairs
+        inside = ~(np.abs(times_s[cols][None, :] - times_s[rows][:, None]) > window)
+    return block, inside
+
+
 def candidate_edges(
-    vectors: np.ndarray, times_s: np.ndarray, params: ClusterParams
+    vectors: np.ndarray,
+    times_s: np.ndarray,
+    params: ClusterParams,
+    entities: EntityIndex | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i < j, rows sorted by time) within the window and closer than the threshold.
 
-    Returns (i, j, cosine similarity). Rows must already be in time order.
+    Returns (i, j, pair similarity ``cos + w * E``, the cosine alone without ``entities``).
+    Rows must already be in time order, undated rows (NaN) last: the dated rows are compared
+    block by block with the rows of their widest window, the undated ones with every row
+    (no window applies to them).
     """
     n = len(vectors)
-    window = params.window_days * DAY_S
+    dated = int(np.count_nonzero(~np.isnan(times_s)))
+    if dated < n and np.isnan(times_s[:dated]).any():
+        raise ValueError("undated rows (NaN times) must come after the dated ones")
+    widening = params.window_widening if entities is not None and params.entity_weight > 0 else 0
+    widest = params.window_days * DAY_S * (1.0 + widening)
     min_sim = 1.0 - params.distance_threshold
     rows_i: list[np.ndarray] = []
     rows_j: list[np.ndarray] = []
     sims: list[np.ndarray] = []
-    for start in range(0, n, params.block_rows):
+    for start in range(dated, n, params.block_rows):
+        # undated rows against every earlier row (all dated ones, earlier undated ones)
         stop = min(n, start + params.block_rows)
-        hi = int(np.searchsorted(times_s, times_s[stop - 1] + window, side="right"))
-        block = vectors[start:stop] @ vectors[start:hi].T  # (stop-start, hi-start)
+        block, _ = _pair_block(
+            vectors, times_s, entities, params, slice(start, stop), slice(0, stop)
+        )
+        mask = (np.arange(stop)[None, :] < np.arange(start, stop)[:, None]) & (block > min_sim)
+        bi, bj = np.nonzero(mask)
+        rows_i.append(bj)
+        rows_j.append(bi + start)
+        sims.append(block[bi, bj])
+    for start in range(0, dated, params.block_rows):
+        stop = min(dated, start + params.block_rows)
+        hi = int(np.searchsorted(times_s[:dated], times_s[stop - 1] + widest, side="right"))
+        block, inside = _pair_block(  # (stop-start, hi-start)
+            vectors, times_s, entities, params, slice(start, stop), slice(start, hi)
+        )
         ii = np.arange(start, stop)[:, None]
         jj = np.arange(start, hi)[None, :]
-        mask = (jj > ii) & (block > min_sim)
-        mask &= (times_s[start:hi][None, :] - times_s[start:stop][:, None]) <= window
+        mask = (jj > ii) & (block > min_sim) & inside
         bi, bj = np.nonzero(mask)
         rows_i.append(bi + start)
         rows_j.append(bj + start)
@@ -140,19 +286,26 @@ def candidate_edges(
     if not rows_i:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0, dtype=np.float32)
-    return np.concatenate(rows_i), np.concatenate(rows_j), np.concatenate(sims)
+    i, j = np.concatenate(rows_i), np.concatenate(rows_j)
+    return i.astype(np.int64), j.astype(np.int64), np.concatenate(sims)
 
 
-def _agglomerate(vectors: np.ndarray, times_s: np.ndarray, params: ClusterParams) -> np.ndarray:
+def _agglomerate(
+    vectors: np.ndarray,
+    times_s: np.ndarray,
+    params: ClusterParams,
+    entities: EntityIndex | None = None,
+) -> np.ndarray:
     """Exact agglomerative clustering of one component: labels 0..k-1."""
     from sklearn.cluster import AgglomerativeClustering
 
     if len(vectors) == 1:
         return np.zeros(1, dtype=np.int64)
-    distance = 1.0 - (vectors @ vectors.T).astype(np.float64)
+    every = slice(0, len(vectors))
+    similarity, inside = _pair_block(vectors, times_s, entities, params, every, every)
+    distance = 1.0 - similarity.astype(np.float64)
     np.clip(distance, 0.0, FAR, out=distance)
-    outside = np.abs(times_s[:, None] - times_s[None, :]) > params.window_days * DAY_S
-    distance[outside] = FAR
+    distance[~inside] = FAR
     np.fill_diagonal(distance, 0.0)
     model = AgglomerativeClustering(
         n_clusters=None,
@@ -166,7 +319,11 @@ def _agglomerate(vectors: np.ndarray, times_s: np.ndarray, params: ClusterParams
 def _agglomerate_connected(
     vectors: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], params: ClusterParams
 ) -> np.ndarray:
-    """Connectivity-constrained clustering of a component too large for a full matrix."""
+    """Connectivity-constrained clustering of a component too large for a full matrix.
+
+    Linkage is computed on the cosine alone along the graph's edges (the edges themselves
+    came from the full pair similarity).
+    """
     from scipy.sparse import coo_matrix
     from sklearn.cluster import AgglomerativeClustering
 
@@ -190,8 +347,14 @@ def cluster_articles(
     times_s: np.ndarray,
     vectors: np.ndarray,
     params: ClusterParams,
+    entities: Sequence[Collection[str]] | None = None,
 ) -> Clustering:
-    """Cluster articles (L2-normalized vectors, times in epoch seconds) into stories."""
+    """Cluster articles (L2-normalized vectors, times in epoch seconds) into stories.
+
+    A NaN time is an article without an event time: clustered with no window constraint.
+    ``entities`` (per article, see ``article_entities``) adds the shared-names term; without
+    it the distance is the cosine distance alone.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -203,15 +366,22 @@ def cluster_articles(
     if len(set(article_ids)) != n:
         raise ValueError("article ids must be unique")
     times_in = np.asarray(times_s, dtype=np.float64)
-    if np.isnan(times_in).any():
-        raise ValueError("every article needs a time (use ingested_at when published_at is null)")
+    undated = np.isnan(times_in)
     vectors_in = np.ascontiguousarray(vectors, dtype=np.float32)
-    order = sorted(range(n), key=lambda k: (times_in[k], article_ids[k]))
+    order = sorted(
+        range(n),
+        key=lambda k: (bool(undated[k]), 0.0 if undated[k] else times_in[k], article_ids[k]),
+    )
     ids = [article_ids[k] for k in order]
     times = times_in[order]
     x = vectors_in[order]
+    index = None
+    if entities is not None and params.entity_weight > 0:
+        if len(entities) != n:
+            raise ValueError("entities must have one entry per article")
+        index = EntityIndex.build([entities[k] for k in order], params.entity_prior)
 
-    ei, ej, esim = candidate_edges(x, times, params)
+    ei, ej, esim = candidate_edges(x, times, params, index)
     stats.edges = len(ei)
     graph = coo_matrix((np.ones(len(ei), dtype=np.int8), (ei, ej)), shape=(n, n))
     n_comp, comp = connected_components(graph, directed=False)
@@ -226,7 +396,12 @@ def cluster_articles(
             # one article, or two joined by an edge (closer than the threshold, in window)
             local = np.zeros(len(members), dtype=np.int64)
         elif len(members) <= params.max_component:
-            local = _agglomerate(x[members], times[members], params)
+            local = _agglomerate(
+                x[members],
+                times[members],
+                params,
+                None if index is None else index.take(members),
+            )
         else:
             stats.fallback_components += 1
             local_index = np.full(n, -1, dtype=np.int64)
@@ -290,8 +465,10 @@ def cluster_full_matrix(vectors: np.ndarray, params: ClusterParams) -> np.ndarra
 def assign_clusters(articles: pa.Table, params: ClusterParams) -> pa.Table:
     """The dbt model's work: ``ASSIGNED_SCHEMA`` rows from article_id, event_at, embedding.
 
-    Articles without a vector under the current embedder (none after a normal build) are
-    left out and counted in the log.
+    With title, subtitle and content columns the shared-names term is used (see the module
+    docstring); without them, the cosine alone. A null event_at (no publication time)
+    clusters without the time window. Articles without a vector under the current embedder
+    (none after a normal build) are left out and counted in the log.
     """
     from synthlake.news.embed import vectors_of
 
@@ -306,8 +483,17 @@ def assign_clusters(articles: pa.Table, params: ClusterParams) -> pa.Table:
         return ASSIGNED_SCHEMA.empty_table()
     ids = articles.column("article_id").to_pylist()
     events = articles.column("event_at").cast(pa.timestamp("us", tz="UTC"))
-    times = events.cast(pa.int64()).to_numpy(zero_copy_only=False) / 1e6
-    result = cluster_articles(ids, times, vectors_of(articles), params)
+    times = np.array(
+        [np.nan if t is None else t / 1e6 for t in events.cast(pa.int64()).to_pylist()]
+    )
+    entities = None
+    if {"title", "subtitle", "content"} <= set(articles.column_names):
+        entities = article_entities(
+            articles.column("title").to_pylist(),
+            articles.column("subtitle").to_pylist(),
+            articles.column("content").to_pylist(),
+        )
+    result = cluster_articles(ids, times, vectors_of(articles), params, entities)
     nearest = [None if np.isnan(v) else float(v) for v in result.nearest_similarity]
     return pa.table(
         {
@@ -332,6 +518,8 @@ __all__ = [
     "ASSIGNED_SCHEMA",
     "ClusterParams",
     "ClusterStats",
+    "EntityIndex",
+    "article_entities",
     "Clustering",
     "candidate_edges",
     "cluster_articles",

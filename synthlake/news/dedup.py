@@ -97,7 +97,8 @@ def find_duplicates(articles: pa.Table, near_dup_threshold: float = 0.8) -> pa.T
     """The duplicate mapping (``DUPLICATES_SCHEMA``), one row per input article.
 
     ``articles`` needs id (or article_id), url, outlet, content, content_hash and
-    published_at (ingested_at is used where published_at is null).
+    published_at. An article without published_at sorts after every dated one when the
+    canonical copy is chosen (the ingestion time is never taken as a publication time).
     """
     if articles.num_rows == 0:
         return DUPLICATES_SCHEMA.empty_table()
@@ -106,14 +107,13 @@ def find_duplicates(articles: pa.Table, near_dup_threshold: float = 0.8) -> pa.T
     id_col = "article_id" if "article_id" in articles.column_names else "id"
     data = articles.to_pydict()
     published = data.get("published_at") or [None] * articles.num_rows
-    ingested = data.get("ingested_at") or [None] * articles.num_rows
     docs = [
         _Doc(
             article_id=data[id_col][i],
             url_key=url_key(data["url"][i]),
             content_hash=data["content_hash"][i] or "",
             body_hash=hashlib.sha256(normalize_for_hash(data["content"][i]).encode()).hexdigest(),
-            sort_key=_sort_key(published[i] or ingested[i], data["outlet"][i], data[id_col][i]),
+            sort_key=_sort_key(published[i], data["outlet"][i], data[id_col][i]),
             minhash=_minhash(data["content"][i]),
         )
         for i in range(articles.num_rows)

@@ -1,4 +1,4 @@
-"""Text helpers for the news integration: leads, chunks, outlet boilerplate, URL keys.
+"""Text helpers for the news integration: leads, chunks, boilerplate, URL keys, entities.
 
 Outlet boilerplate is stripped before embedding and near-duplicate detection: an agency's
 dateline ("MILANO, 08 GEN - ") and sign-off ("(ANSA).") make every article of that agency
@@ -138,6 +138,58 @@ def url_key(url: str | None) -> str:
     return f"{host}{path}".lower()
 
 
+# Capitalised words that are not names: articles, prepositions, month and day names (some
+# outlets capitalise them in dates), outlet names.
+_NOT_ENTITIES = frozenset(
+    """il lo la i gli le un uno una e ed o ma se che di a da in con su per tra fra del dello della
+    dei degli delle al allo alla ai agli alle nel nello nella nei negli nelle sul sullo sulla sui
+    sugli sulle dal dallo dalla dai dagli dalle dopo secondo sono e era anche non piu ci c cosa come
+    gennaio febbraio marzo aprile maggio giugno luglio agosto settembre ottobre novembre dicembre
+    lunedi martedi mercoledi giovedi venerdi sabato domenica ansa agi adnkronos post open foto
+    fotogallery video""".split()
+)
+_NAME = re.compile(r"[^\W\d_][\w\-]*", re.UNICODE)
+_NUMBER = re.compile(r"[+\-]?\d[\d.,:%]*\d%?|\d%?")
+_CLAUSE = re.compile(r"(?<=[.!?:;])\s+|\n+|[«\"“(]")
+
+
+def _fold(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def entity_candidates(*texts: str | None) -> tuple[set[str], set[str]]:
+    """Named-entity candidates of an article: (names and figures, sentence-initial words).
+
+    Names are capitalised words inside a sentence or title (Italian capitalises names, not
+    common nouns, months or days), case-folded, without accents. Figures are numbers that
+    tell a story apart (a magnitude ``4.2``, a time ``3:12``, a score, a share ``+0,6%``),
+    not days of the month or years. A capitalised word that opens a sentence may be a name
+    or not: it is returned apart, and counts when the same word is a name elsewhere.
+    """
+    names: set[str] = set()
+    initial: set[str] = set()
+    for text in texts:
+        for clause in _CLAUSE.split(text or ""):
+            first = True
+            for match in _NAME.finditer(clause):
+                word = match.group(0)
+                if word[0].isupper():
+                    folded = _fold(word)
+                    if folded not in _NOT_ENTITIES and len(folded) > 1:
+                        (initial if first else names).add(folded)
+                first = False
+            for match in _NUMBER.finditer(clause):
+                number = match.group(0).strip(".,:")
+                plain = number.lstrip("+-")
+                if plain.isdigit() and (
+                    int(plain) <= 31 or len(plain) == 4 and plain[:2] in ("19", "20")
+                ):
+                    continue  # a day of the month or a year
+                names.add("#" + number.replace(",", "."))
+    return names, initial
+
+
 def words(text: str | None) -> list[str]:
     return _WORD.findall((text or "").casefold())
 
@@ -145,6 +197,7 @@ def words(text: str | None) -> list[str]:
 __all__ = [
     "chunks",
     "clean_paragraphs",
+    "entity_candidates",
     "lead",
     "normalize_for_hash",
     "paragraphs",

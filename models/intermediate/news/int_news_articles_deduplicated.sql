@@ -1,5 +1,7 @@
 -- The articles the news integration works on: one per duplicate group (the canonical one,
--- the earliest published), with the time clustering uses (publication, else ingestion).
+-- the earliest published), with the time clustering uses: the publication time, never the
+-- ingestion time. An article without one keeps event_at null (event_at_missing) and is
+-- clustered without the time window.
 with
 
 articles as (
@@ -23,7 +25,9 @@ canonical as (
         articles.title,
         articles.subtitle,
         articles.published_at,
-        coalesce(articles.published_at, articles.ingested_at) as event_at,
+        articles.published_at_source,
+        articles.published_at as event_at,
+        articles.published_at is null as event_at_missing,
         articles.tags,
         articles.content,
         articles.n_words,

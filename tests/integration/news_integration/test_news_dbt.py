@@ -145,3 +145,44 @@ def test_a_quarantined_cluster_has_no_qa_row_and_is_in_llm_failures(news_lake) -
     )
     assert [(r, reason) for r, reason, _ in failures] == [(prato[0], "invalid_output")]
     assert failures[0][2].startswith("wrong_language:")
+
+
+def test_an_undated_article_has_no_event_time_and_still_joins_its_story(tmp_path: Path) -> None:
+    """No publication time: event_at stays null (never the ingestion time), the article is
+    flagged and clustered without the time window, into its story."""
+    settings = load_settings(lake_root=tmp_path / "lake")
+    lake = Lake.from_settings(settings).ensure()
+    import_news_file(FIXTURE / "articles.jsonl", lake, settings, run_id="r1")
+    undated = {
+        "url": "https://www.open.online/foto/etna-scossa-zafferana-paura/",
+        "outlet": "open",
+        "title": "Etna, la scossa di magnitudo 4.1 a Zafferana Etnea: le foto dei danni",
+        "subtitle": "Crepe nelle case e calcinacci in strada dopo il terremoto sul vulcano",
+        "body": [
+            "Le immagini dei danni a Zafferana Etnea dopo la scossa di magnitudo 4.1 che ha "
+            "svegliato Catania e i paesi sul versante orientale dell'Etna."
+        ],
+    }
+    path = tmp_path / "undated.jsonl"
+    path.write_text(json.dumps(undated, ensure_ascii=False) + "\n")
+    import_news_file(path, lake, settings, run_id="r2")
+    run_dbt(["build", "--select", "+news_clusters"], settings)
+
+    [(event_at, missing, ingested_at)] = query(
+        lake.root,
+        f"""select d.event_at, d.event_at_missing, s.ingested_at
+            from int_news_articles_deduplicated d join stg_news__articles s on s.id = d.article_id
+            where d.url = '{undated["url"]}'""",
+    )
+    assert (event_at, missing) == (None, True) and ingested_at is not None
+    assert query(
+        lake.root,
+        "select count(*) from int_news_articles_deduplicated where event_at_missing",
+    ) == [(1,)]
+    with (FIXTURE / "stories.csv").open() as handle:
+        etna = {row["url"] for row in csv.DictReader(handle) if row["story_id"] == "f02"}
+    [(urls,)] = query(
+        lake.root,
+        f"select urls from news_clusters where list_contains(urls, '{undated['url']}')",
+    )
+    assert set(urls) == etna | {undated["url"]}

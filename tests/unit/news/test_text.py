@@ -5,6 +5,7 @@ import pytest
 from synthlake.news.text import (
     chunks,
     clean_paragraphs,
+    entity_candidates,
     lead,
     normalize_for_hash,
     shingles,
@@ -73,3 +74,24 @@ def test_url_key_merges_variants(a: str, b: str) -> None:
 
 def test_url_key_keeps_different_pages_apart() -> None:
     assert url_key("https://www.ansa.it/a.html") != url_key("https://www.ansa.it/b.html")
+
+
+@pytest.mark.parametrize(
+    ("texts", "names", "initial"),
+    [
+        (
+            ("Borsa: Milano chiude in rialzo", "Il Ftse Mib segna +0,6% a 30.412 punti."),
+            {"ftse", "mib", "#+0.6%", "#30.412"},
+            {"borsa", "milano"},
+        ),
+        (
+            ("Terremoto a Camerino", "La scossa alle 3:12 di magnitudo 4.2, il 12 gennaio 2024."),
+            {"camerino", "#3:12", "#4.2"},
+            {"terremoto"},
+        ),
+        # days of the month, years, articles, months and outlet names are not entities
+        (("Venerdì 12 Gennaio 2024 a Città di Castello (ANSA)",), {"citta", "castello"}, set()),
+    ],
+)
+def test_entity_candidates(texts: tuple[str, ...], names: set[str], initial: set[str]) -> None:
+    assert entity_candidates(*texts) == (names, initial)
