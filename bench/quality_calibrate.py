@@ -8,14 +8,12 @@ time per judged item. The target it is compared with: the sample run's judge sta
 stay within ~2 minutes on 2 cores (about 60-90 judge requests plus repairs).
 
     .venv/bin/python bench/quality_calibrate.py [--llm local:smollm2] [--second openai:m@url]
-        [--models-from lake/cache/models]   # reuse converted local weights (skip ~15 s)
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import tempfile
 import time
@@ -32,13 +30,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default=None, help="judge provider:model (default: settings)")
     parser.add_argument("--second", default=None, help="a second judge to compare with")
-    parser.add_argument("--models-from", type=Path, default=ROOT / "lake" / "cache" / "models")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="synthlake-calibrate-") as tmp:
         lake = Path(tmp) / "lake"
-        if args.models_from.is_dir():
-            shutil.copytree(args.models_from, lake / "cache" / "models")
+        # converted local weights come from the per-user model cache (SYNTHLAKE_MODEL_CACHE)
         settings = load_settings(lake_root=lake)
         started, cpu = time.perf_counter(), time.process_time()
         report = calibrate(settings, judge=args.llm, second_judge=args.second)

@@ -4,8 +4,9 @@ The mart has already decided everything (which pairs are fit to train on, and th
 split; see ``models/marts/exports/exp_train__sft.sql``); this module reads the rows whose
 ``exclude_reason`` is null from the warehouse (read-only) and writes:
 
-- ``train.jsonl``, ``validation.jsonl``, ``eval.jsonl`` and the same as ``.parquet``, one
-  row per QA pair in the chat format other tools (and ``train/``) rely on::
+- ``train.jsonl``, ``validation.jsonl``, ``eval.jsonl`` (always, empty when a split is), one
+  row per QA pair in the chat format other tools (and ``train/``) rely on, and the same rows
+  as ``data/<split>-00000-of-00001.parquet`` for each split that has rows::
 
     {"id": qa_id, "messages": [{"role": "system"|"user"|"assistant", "content": str}, ...],
      "language": "it", "domain": "instructions"|"news", "source_dataset": str|null,
@@ -17,6 +18,14 @@ split; see ``models/marts/exports/exp_train__sft.sql``); this module reads the r
   the same id whatever the run), counts, the thresholds the mart applied, ``created_at``.
 - ``README.md``: the dataset card (sources and licenses, counts, score distribution,
   thresholds, dedup and quarantine counts, models and prompt versions, how to load it).
+
+Loading with Hugging Face ``datasets``: a split with no rows makes ``load_dataset`` fail
+(``Instruction "eval" corresponds to no data!``), so the card's ``configs`` name only the
+splits that have rows, and only those get a Parquet file. The Parquet files follow the
+hub's own layout (``data/{split}-00000-of-00001.parquet``), which ``datasets`` reads with
+the split names as they are, so both ``load_dataset("<folder>")`` and
+``load_dataset("parquet", data_dir="<folder>")`` give ``train``/``validation``/``eval``
+(the JSONL files beside them are not picked up by either call).
 
 The files are written into a temporary folder beside the target and swapped in with
 renames, so a failure at any point before the swap leaves the previous export as it was.
@@ -50,7 +59,7 @@ log = logging.getLogger(__name__)
 MART = "exp_train__sft"
 THRESHOLDS_TABLE = "int_training_thresholds"
 SPLITS = ("train", "validation", "eval")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Parquet under data/ (hub layout), only for the splits with rows
 
 # The columns the export reads; a mart without them was built by older code.
 REQUIRED_COLUMNS = (
@@ -357,14 +366,23 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def parquet_name(split: str) -> str:
+    """A split's Parquet file, in the hub's layout (``datasets`` keeps the split name)."""
+    return f"data/{split}-00000-of-00001.parquet"
+
+
 def _write_split(folder: Path, split: str, rows: list[dict[str, Any]]) -> dict[str, Path]:
     jsonl = folder / f"{split}.jsonl"
     with jsonl.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    parquet = folder / f"{split}.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), parquet)
-    return {f"{split}.jsonl": jsonl, f"{split}.parquet": parquet}
+    files = {f"{split}.jsonl": jsonl}
+    if rows:  # an empty split has no Parquet file: `datasets` refuses a split without rows
+        parquet = folder / parquet_name(split)
+        parquet.parent.mkdir(exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA), parquet)
+        files[parquet_name(split)] = parquet
+    return files
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -490,6 +508,13 @@ def dataset_card(snapshot: _Snapshot, manifest: dict[str, Any]) -> str:
         LICENSES.get((r["source_dataset"] or "").lower()) == "MIT" for r in rows
     )
     licenses = "mit" if all_mit else "other"
+    filled = [s for s in SPLITS if counts[s]]  # `datasets` refuses a split with no rows
+    configs = [
+        "configs:",
+        "- config_name: default",
+        "  data_files:",
+        *[f"  - split: {s}\n    path: {parquet_name(s)}" for s in filled],
+    ]
     header = [
         "---",
         f"license: {licenses}",
@@ -497,10 +522,7 @@ def dataset_card(snapshot: _Snapshot, manifest: dict[str, Any]) -> str:
         *[f"- {lang}" for lang in languages or ["it"]],
         "task_categories:",
         "- text-generation",
-        "configs:",
-        "- config_name: default",
-        "  data_files:",
-        *[f"  - split: {s}\n    path: {s}.jsonl" for s in SPLITS],
+        *(configs if filled else []),
         "---",
         "",
     ]
@@ -637,18 +659,26 @@ def dataset_card(snapshot: _Snapshot, manifest: dict[str, Any]) -> str:
         "```python",
         "from datasets import load_dataset",
         "",
-        "ds = load_dataset(",
-        '    "json",',
-        '    data_files={"train": "train.jsonl", "validation": "validation.jsonl", '
-        '"eval": "eval.jsonl"},',
-        ")",
+        'ds = load_dataset("path/to/this/folder")  # or the hub repo id it was pushed to',
+        '# the same rows: load_dataset("parquet", data_dir="path/to/this/folder")',
         'ds["train"][0]["messages"]',
         "```",
         "",
-        'Or the Parquet files: `load_dataset("parquet", data_files={"train": '
-        '"train.parquet", ...})`. `manifest.json` lists the files with their sha256.',
+        "The Parquet files (`data/<split>-00000-of-00001.parquet`, one per split with rows) "
+        "are what both calls read; the JSONL files hold the same rows, one per line: "
+        '`load_dataset("json", data_files={"train": "train.jsonl", ...})`. '
+        "`manifest.json` lists the files with their sha256.",
         "",
     ]
+    empty = [s for s in SPLITS if not counts[s]]
+    if empty:
+        out += [
+            f"Split(s) with no rows in this snapshot: {', '.join(empty)}. `datasets` cannot "
+            "load a split without rows, so they have no Parquet file and are not in the "
+            "card's `configs` (their `.jsonl` files are empty); name only the others in "
+            "`data_files`.",
+            "",
+        ]
     return "\n".join(out)
 
 

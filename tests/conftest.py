@@ -16,12 +16,23 @@ SAMPLE = REPO / "data" / "sample"
 SECRET_ENV = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MONGODB_URI")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One model cache (SYNTHLAKE_MODEL_CACHE) for every lake of the session, set before any
+    fixture runs: SmolLM2 is dequantized once, and never into the machine's real ~/.cache."""
+    path = tmp_path_factory.mktemp("model-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SYNTHLAKE_MODEL_CACHE", str(path))
+        yield path
+
+
 @pytest.fixture(autouse=True)
-def _hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+def _hermetic_env(monkeypatch: pytest.MonkeyPatch, model_cache_dir: Path) -> None:
     """No setting leaks in from the developer's shell, and nothing reaches for the network."""
     for key in list(os.environ):
         if key.upper().startswith("SYNTHLAKE_") or key in SECRET_ENV:
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SYNTHLAKE_MODEL_CACHE", str(model_cache_dir))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("DO_NOT_TRACK", "1")

@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from synthlake.lake import RAW_EVAL_RESULTS_SCHEMA, Lake, new_run_id
 from synthlake.llm.providers.local import LoadedModel, LocalTransformersProvider
+from synthlake.model_cache import model_cache_dir
 from synthlake.sampling import seeded_selection
 from train.config import TrainConfig
 from train.data import ChatExample, read_export, render_chat
@@ -80,7 +81,7 @@ class _SharedAdapterModel:
             return self._loaded
 
     def _load(self) -> LoadedModel:
-        base = load_base(self.config, Lake.from_settings(self.settings).cache, quantize=False)
+        base = load_base(self.config, model_cache_dir(self.settings), quantize=False)
         model = _peft().PeftModel.from_pretrained(base["model"], str(self.run_dir / "adapter"))
         model.eval()
         tokenizer = base["tokenizer"]
@@ -122,7 +123,7 @@ class RunModelProvider(LocalTransformersProvider):
             adapter = _adapter_fingerprint(shared.run_dir / "adapter")
             self.fingerprint = hashlib.sha256(f"{base_fp}\0{adapter}".encode()).hexdigest()
         self.source = None
-        self.cache_root = Lake.from_settings(shared.settings).cache
+        self.cache_root = model_cache_dir(shared.settings)
         self._context_override = None
         self._loaded = None
         self.batches_run = 0

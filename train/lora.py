@@ -45,6 +45,7 @@ from typing import Any
 
 from synthlake.errors import DependencyMissing, SynthlakeError
 from synthlake.lake import Lake, new_run_id
+from synthlake.model_cache import model_cache_dir
 from train.config import TrainConfig
 from train.data import Collator, encode_examples, filter_by_score, pack, read_export, unpacked
 
@@ -100,7 +101,8 @@ def base_model_location(model: str, cache_root: Path) -> tuple[str, str, bool]:
 
     ``local:...`` goes through the local LLM provider's resolution; a GGUF file (the
     bundled SmolLM2) is dequantized once by the provider's loader, which caches the
-    converted weights under ``<lake>/cache/models/``; this reads that folder.
+    converted weights in the per-user model cache ``cache_root`` (``model_cache_dir``,
+    shared by every lake); this reads that folder.
     """
     if not model.startswith("local:"):
         return model, model, Path(model).expanduser().is_dir()
@@ -326,7 +328,7 @@ def train(
         )
 
     transformers.set_seed(config.seed)
-    base = load_base(config, lake.cache)
+    base = load_base(config, model_cache_dir(settings))
     model, tokenizer = base["model"], base["tokenizer"]
     encoded, report = encode_examples(tokenizer, rows, config.max_seq_length, config.overlength)
     if not encoded:
@@ -484,7 +486,7 @@ def load_run(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
 def load_adapted(run_dir: Path, settings: Any, *, merge: bool = False) -> tuple[Any, Any]:
     """A fresh base model with the run's adapter loaded (on full-precision weights)."""
     config, _ = load_run(run_dir)
-    base = load_base(config, Lake.from_settings(settings).cache, quantize=False)
+    base = load_base(config, model_cache_dir(settings), quantize=False)
     model = _peft().PeftModel.from_pretrained(base["model"], str(run_dir / "adapter"))
     if merge:
         model = model.merge_and_unload()

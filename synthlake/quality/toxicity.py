@@ -6,7 +6,9 @@ weights are used instead when ``SYNTHLAKE_DETOXIFY_CHECKPOINT`` names a checkpoi
 Hugging Face cache, ``SYNTHLAKE_DETOXIFY_CONFIG_DIR`` names the directory with the config
 and tokenizer of the checkpoint's base model (``xlm-roberta-base`` for ``multilingual``,
 ``bert-base-uncased`` for ``original``, ``roberta-base`` for ``unbiased``). Without
-either, a checkpoint already in torch's hub cache is used. Nothing is ever downloaded: when
+them, the weights that ``synthlake models pull detoxify`` placed in the per-user model cache
+(``synthlake.quality.detoxify_pull``), then a checkpoint already in torch's hub cache. A
+build never downloads anything (only that command does): when
 nothing can be loaded the stage writes ``toxicity_status = 'unavailable'`` with null scores
 (never zeros, which would read as "clean") and ``toxicity_status()`` tells the run summary
 how to enable it.
@@ -96,7 +98,11 @@ class DetoxifySource:
 
 def enable_hint(model_type: str = "multilingual") -> str:
     base = BASE_MODELS.get(model_type, "the checkpoint's base model")
+    pull = "synthlake models pull detoxify" + (
+        "" if model_type == "multilingual" else f" --model {model_type}"
+    )
     return (
+        f"run `{pull}` (downloads and verifies the weights once per user), or "
         f"set SYNTHLAKE_DETOXIFY_CHECKPOINT to a Detoxify '{model_type}' checkpoint file "
         f"({CHECKPOINT_FILES.get(model_type, '<model>.ckpt')}, from Detoxify's releases) and "
         f"SYNTHLAKE_DETOXIFY_CONFIG_DIR to a directory with the config and tokenizer of {base} "
@@ -136,13 +142,22 @@ def resolve_source(settings: Any) -> DetoxifySource:
         if not path.is_file():
             raise ToxicityUnavailable(f"SYNTHLAKE_DETOXIFY_CHECKPOINT={path} does not exist")
         return DetoxifySource(model_type, path, config_dir, _fingerprint(path))
+    from synthlake.quality.detoxify_pull import pulled_source
+
+    pulled = pulled_source(settings, model_type)
+    if pulled is not None:  # `synthlake models pull detoxify`, in the per-user model cache
+        checkpoint, pulled_config = pulled
+        return DetoxifySource(
+            model_type, checkpoint, config_dir or pulled_config, _fingerprint(checkpoint)
+        )
     cached = _hub_cache_file(model_type)
     if cached is not None:
         return DetoxifySource(model_type, cached, config_dir, _fingerprint(cached))
     # never Detoxify's own download: a run fetches no weights (it would also stall offline)
     raise ToxicityUnavailable(
         f"no local Detoxify '{model_type}' checkpoint (SYNTHLAKE_DETOXIFY_CHECKPOINT is not "
-        "set, none in torch's hub cache); runs never download weights"
+        "set, none pulled into the model cache, none in torch's hub cache); runs never "
+        "download weights"
     )
 
 

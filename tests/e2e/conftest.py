@@ -26,7 +26,11 @@ SAMPLE_CONFIG = SAMPLE / "synthlake.toml"
 
 def cli(lake: Path, *args: str, timeout: int = 1500, **env: str) -> subprocess.CompletedProcess:
     """The real command line in a subprocess, with only the settings given here."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHLAKE_")}
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SYNTHLAKE_") or k == "SYNTHLAKE_MODEL_CACHE"  # the session's
+    }
     environ |= {"SYNTHLAKE_LAKE_ROOT": str(lake), "SYNTHLAKE_CONFIG": str(SAMPLE_CONFIG), **env}
     return subprocess.run(
         [sys.executable, "-m", "synthlake.cli", *args],

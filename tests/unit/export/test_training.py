@@ -24,6 +24,7 @@ from export.training import (
     MESSAGE,
     SOURCE,
     export_training,
+    parquet_name,
     read_snapshot,
     write_export,
 )
@@ -239,7 +240,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -262,8 +264,8 @@ def test_export_writes_each_split_in_the_row_contract(
             assert list(row) == CONTRACT_KEYS
             assert row["split"] == split
             assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
-        # the Parquet file holds the same rows
-        assert pq.read_table(out / f"{split}.parquet").to_pylist() == split_rows
+        # the Parquet file (hub layout, under data/) holds the same rows
+        assert pq.read_table(out / parquet_name(split)).to_pylist() == split_rows
     news = rows["train"][1]
     assert news["sources"] == [{"title": "Titolo", "content": "Testo della fonte."}]
     assert news["reference_model"] == "local:smollm2"
@@ -301,7 +303,7 @@ def test_manifest_snapshot_id_depends_on_the_rows_only(
     assert manifest["thresholds"]["min_judge_score"] == 4.0
     assert manifest["thresholds"]["unscored"] == "exclude"
     assert set(manifest["files"]) == {
-        f"{s}.{ext}" for s in ("train", "validation", "eval") for ext in ("jsonl", "parquet")
+        name for s in ("train", "validation", "eval") for name in (f"{s}.jsonl", parquet_name(s))
     }
 
     rows = default_rows()
@@ -334,7 +336,8 @@ def test_card_reports_sources_counts_scores_thresholds_and_funnel(
     assert "| judge | invalid_output | 2 |" in card
     assert "| judge | local:smollm2 |" in card
     assert "news_integrate_it@2" in card
-    assert 'load_dataset(\n    "json",' in card
+    assert 'ds = load_dataset("path/to/this/folder")' in card
+    assert "  - split: eval\n    path: data/eval-00000-of-00001.parquet" in card
 
 
 def test_card_tolerates_a_warehouse_without_the_reports(settings: Settings, lake: Lake) -> None:
@@ -351,7 +354,11 @@ def test_an_empty_mart_gives_empty_files(settings: Settings, lake: Lake) -> None
     assert result.n_rows == 0
     for split in ("train", "validation", "eval"):
         assert (result.directory / f"{split}.jsonl").read_text() == ""
-        assert pq.read_table(result.directory / f"{split}.parquet").num_rows == 0
+    # no split has rows: no Parquet file and no `configs` (datasets refuses empty splits)
+    assert not (result.directory / "data").exists()
+    card = (result.directory / "README.md").read_text()
+    assert "configs:" not in card.split("\n---\n")[0]
+    assert "Split(s) with no rows in this snapshot: train, validation, eval" in card
 
 
 def test_an_export_with_every_pair_left_out_is_a_warning(settings: Settings, lake: Lake) -> None:

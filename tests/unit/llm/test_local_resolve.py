@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from synthlake.errors import LLMError
@@ -38,7 +40,8 @@ def test_a_directory_with_one_gguf(tmp_path):
     assert source.gguf_file == "tiny.gguf"
     target = converted_dir(source, tmp_path / "cache")
     assert target.parent == tmp_path / "cache" / "models"
-    assert target.name.endswith(source.fingerprint[:12])
+    digest = hashlib.sha256((tmp_path / "tiny.gguf").read_bytes()).hexdigest()
+    assert target.name.endswith(digest[:16])  # keyed by the file's content
 
 
 @pytest.mark.parametrize(

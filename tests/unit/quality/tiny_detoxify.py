@@ -79,3 +79,61 @@ def build_tiny_detoxify(
         checkpoint,
     )
     return checkpoint, config_dir
+
+
+XLMR_PIECES = [
+    "▁the", "▁a", "▁is", "▁you", "▁idiot", "▁good", "▁day", "▁nice", "▁bad", "▁hello",
+    "▁world", "▁stupid", "▁ciao", "▁mondo", "▁paris", "▁capital", "▁of", "▁france", "▁what",
+]  # fmt: skip
+
+
+def build_tiny_multilingual(directory: Path, *, bias: float = 0.0) -> tuple[Path, Path]:
+    """(checkpoint file, base dir) shaped like Detoxify's ``multilingual`` release: the
+    checkpoint names ``xlm-roberta-base`` as its base model, and the base dir holds only
+    what the pull fetches from the hub (``config.json``, ``tokenizer.json``) for a tiny
+    XLM-RoBERTa with a 24-piece Unigram vocabulary."""
+    import torch
+    import transformers
+
+    base = directory / "xlm-roberta-tiny"
+    base.mkdir(parents=True, exist_ok=True)
+    specials = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab = specials + [(p, -float(i + 1)) for i, p in enumerate(XLMR_PIECES)] + [("<mask>", 0.0)]
+    transformers.XLMRobertaTokenizer(vocab=vocab).save_pretrained(base)
+    for extra in base.iterdir():
+        if extra.name != "tokenizer.json":
+            extra.unlink()
+    config = transformers.XLMRobertaConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=66,
+        num_labels=len(CLASSES),
+        initializer_range=0.8,
+    )
+    config.save_pretrained(base)
+    torch.manual_seed(0)
+    model = transformers.XLMRobertaForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.out_proj.bias.fill_(bias)
+    checkpoint = directory / "tiny-multilingual.ckpt"
+    torch.save(
+        {
+            "config": {
+                "arch": {
+                    "args": {
+                        "model_type": "xlm-roberta-base",
+                        "model_name": "XLMRobertaForSequenceClassification",
+                        "tokenizer_name": "XLMRobertaTokenizer",
+                        "num_classes": len(CLASSES),
+                    }
+                },
+                "dataset": {"args": {"classes": CLASSES}},
+            },
+            "state_dict": model.state_dict(),
+        },
+        checkpoint,
+    )
+    return checkpoint, base
