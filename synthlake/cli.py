@@ -66,21 +66,39 @@ def run(
     rebuild: Annotated[
         bool, typer.Option(help="Run the dbt build even when nothing changed since the last.")
     ] = False,
+    retry_quarantined: Annotated[
+        bool,
+        typer.Option(
+            help="Ask the LLM again for rows quarantined for their content (a bad answer), "
+            "without reading the cache for them; implies --rebuild."
+        ),
+    ] = False,
     lake: LakeOption = None,
 ) -> None:
     """Run the whole pipeline (the Prefect flow `refresh`): crawl + ingest, dbt build, export."""
     if news not in ("sample-site", "live", "none"):
         raise typer.BadParameter("--news must be sample-site, live or none")
+    if retry_quarantined:
+        # read by the LLM stages inside the dbt build, in this process (load_settings)
+        os.environ["SYNTHLAKE_LLM_RETRY_QUARANTINED"] = "true"
+        rebuild = True
     settings = settings_for(lake)
     from synthlake.flows import refresh
+    from synthlake.prefect_server import prefect_api
+    from synthlake.run_lock import run_lock
 
-    refresh(
-        inputs=str(inputs) if inputs else None,
-        news=news,
-        export=export,
-        lake_root=str(settings.lake_path),
-        rebuild=rebuild,
-    )
+    # One run per lake; the lock comes first, so a stale server found next is never the
+    # live server of another run. The temporary Prefect server dies with this process.
+    with run_lock(settings.lake_path):
+        Lake.from_settings(settings).check_warehouse()  # before anything starts
+        with prefect_api(settings.lake_path):
+            refresh(
+                inputs=str(inputs) if inputs else None,
+                news=news,
+                export=export,
+                lake_root=str(settings.lake_path),
+                rebuild=rebuild,
+            )
 
 
 @ingest_app.command("news")
@@ -101,10 +119,9 @@ def ingest_news(
 
     settings = settings_for(lake)
     stats = import_news_file(from_, Lake.from_settings(settings), settings, run_id=new_run_id())
-    typer.echo(
-        f"{from_}: {stats.read} read, {stats.new} new, {stats.updated} updated, "
-        f"{stats.unchanged} unchanged, rejected {stats.rejected or 0}"
-    )
+    typer.echo(f"{from_}: {stats.summary()}")
+    for warning in stats.warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @ingest_app.command("hf")
@@ -127,6 +144,7 @@ def ingest_hf(
         Lake.from_settings(settings),
         HFSource(dataset, revision, language),
         run_id=new_run_id(),
+        max_field_chars=settings.hf_max_field_chars,
     )
     typer.echo(
         f"{from_}: {stats.read} read, {stats.new} new, {stats.unchanged} unchanged, "
@@ -185,15 +203,29 @@ def build(
     select: Annotated[
         str | None, typer.Option("--select", "-s", help="dbt node selection.")
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild the incremental models from scratch (after moving a damaged "
+            "warehouse.duckdb aside: the warehouse is derived from lake/raw/). The LLM "
+            "cache answers what was asked before, so nothing is paid twice.",
+        ),
+    ] = False,
     lake: LakeOption = None,
 ) -> None:
     """Run `dbt build` on the lake (staging, marts and their tests)."""
     from synthlake.dbt_runner import run_dbt
+    from synthlake.run_lock import run_lock
 
     settings = settings_for(lake)
-    # ensure(): a lake made by an older version gets the schema files of newer raw tables
-    Lake.from_settings(settings).require().ensure().check_raw()
-    run_dbt(["build", *(["--select", select] if select else [])], settings)
+    lake_dir = Lake.from_settings(settings).require()
+    with run_lock(settings.lake_path):
+        # ensure(): a lake made by an older version gets the schema files of newer tables
+        lake_dir.ensure().check_raw()
+        lake_dir.check_warehouse()
+        args = ["build", *(["--select", select] if select else [])]
+        run_dbt([*args, *(["--full-refresh"] if full_refresh else [])], settings)
 
 
 @app.command()
@@ -342,6 +374,24 @@ def serve(lake: LakeOption = None) -> None:
     deployment = build_deployment(settings)  # a bad cron fails here, before serving
     typer.echo(f"serving {deployment.name}: cron {settings.refresh_cron!r} ({settings.timezone})")
     serve_deployment(settings)
+
+
+models_app = typer.Typer(help="Fetch model weights into the per-user model cache.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("pull")
+@friendly
+def models_pull(
+    name: Annotated[str, typer.Argument(help="What to pull: detoxify.")],
+    model: Annotated[
+        str | None, typer.Option(help="Detoxify model (default SYNTHLAKE_DETOXIFY_MODEL).")
+    ] = None,
+) -> None:
+    """Download Detoxify's weights once, check their sha256, place them in the model cache."""
+    from synthlake.quality.detoxify_pull import pull_command
+
+    typer.echo(pull_command(settings_for(None), name, model))
 
 
 if __name__ == "__main__":  # pragma: no cover

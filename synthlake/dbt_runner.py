@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from synthlake.errors import DbtError
+from synthlake.errors import CorruptWarehouse, DbtError
+from synthlake.lake import Lake, is_corrupt_warehouse_error
 from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,11 @@ def run_dbt(args: list[str], settings: Settings, *, in_prefect: bool = False) ->
         finally:
             release_warehouse()
     if not result.success:
-        raise DbtError(_failure_message(args, result))
+        message = _failure_message(args, result)
+        if is_corrupt_warehouse_error(message):  # damaged past the header: found mid-build
+            reason = next(line for line in message.splitlines() if "database file" in line)
+            raise CorruptWarehouse(Lake.from_settings(settings).warehouse, reason.strip())
+        raise DbtError(message)
     return result
 
 

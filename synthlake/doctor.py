@@ -62,12 +62,47 @@ def _llm(spec: LLMSpec, settings: Settings) -> tuple[bool, str]:
     except ImportError as exc:
         return False, f"LLM layer unavailable: {exc}"
     ok, detail = check_provider(spec, settings)
+    if ok and spec.provider == "openai":
+        ok, detail = _generation_probe(spec, settings, detail)
     if settings.llm_batch_api:
         if spec.provider in ("openai", "gemini"):
             detail += f"; batch API on (jobs waited on up to {settings.llm_batch_wait_s:g} s)"
         else:
             detail += "; SYNTHLAKE_LLM_BATCH_API ignored (a local model)"
     return ok, detail
+
+
+def _generation_probe(spec: LLMSpec, settings: Settings, detail: str) -> tuple[bool, str]:
+    """Ask for one token: a server can list its models (``GET /models``) and still never
+    answer a generation (a model stuck loading, a wedged worker, a proxy that holds the
+    request). Costs one prompt token and one answer token on a paid API."""
+    import httpx
+
+    base_url = (spec.base_url or "https://api.openai.com/v1").rstrip("/")
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    body = {
+        "model": spec.model,
+        "messages": [{"role": "user", "content": "Say OK."}],
+        "max_tokens": 1,
+    }
+    timeout = settings.doctor_timeout_s
+    try:
+        response = httpx.post(
+            f"{base_url}/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"} if key else {},
+            timeout=timeout,
+        )
+    except httpx.TimeoutException:
+        return False, (
+            f"{base_url} lists its models but did not answer a 1-token generation within "
+            f"{timeout:g} s (a model still loading? SYNTHLAKE_DOCTOR_TIMEOUT_S)"
+        )
+    except httpx.HTTPError as exc:
+        return False, f"{base_url} generation failed: {type(exc).__name__}: {exc}"
+    if response.status_code != 200:
+        return False, f"{base_url}/chat/completions answered HTTP {response.status_code}"
+    return True, f"{detail}, generates"
 
 
 def _notifications(settings: Settings) -> tuple[bool, str]:

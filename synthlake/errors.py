@@ -7,9 +7,20 @@ setting). A rejected *row* is not an exception: it is kept with a ``reason`` in 
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class SynthlakeError(Exception):
-    """Base class: every error synthlake raises on purpose derives from it."""
+    """Base class: every error synthlake raises on purpose derives from it.
+
+    Its text is redacted (``synthlake.redact``): an error may quote a server's answer, and
+    it is printed, logged and kept by Prefect and dbt."""
+
+    def __str__(self) -> str:
+        from synthlake.redact import redact
+
+        return redact(super().__str__()) or ""
 
 
 class SettingsError(SynthlakeError):
@@ -78,3 +89,66 @@ class BudgetExceeded(LLMError):
 
 class ExportError(SynthlakeError):
     """Writing to an export target (MongoDB, files, the Hub) failed."""
+
+
+class LLMStageFailed(LLMError):
+    """An LLM stage whose provider refused or failed too many requests: fails the run.
+
+    Raised after the stage's requests are done (see ``LLMRunner.check_health``); its
+    message names the provider, the failure and the setting to fix."""
+
+
+class RunLocked(LakeError):
+    """Another process holds the lake's run lock (``synthlake/run_lock.py``)."""
+
+    def __init__(self, path: object, holder: str) -> None:
+        self.path = path
+        self.holder = holder
+        super().__init__(
+            f"another synthlake run is using this lake ({holder}); lock file {path}. Wait "
+            "for it to finish or stop it; a lock left by a process that died does not count."
+        )
+
+
+class CorruptWarehouse(LakeError):
+    """``warehouse.duckdb`` cannot be opened: it is derived, so it can be rebuilt."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(
+            f"the warehouse {path} cannot be opened ({reason}). It is derived from the raw "
+            f"files in lake/raw/, which are intact: move it aside (mv {path} {path}.corrupt) "
+            "and rebuild it with `synthlake build --full-refresh`."
+        )
+
+
+class LakeNotWritable(LakeError):
+    """The lake cannot be written: a read-only file system, no permission, a full disk."""
+
+    ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"cannot write {path}: {reason}")
+
+    @classmethod
+    def errno_of(cls, exc: OSError) -> int | None:
+        """The errno of a failed write, also when a library (pyarrow) only names it in
+        its message ("[errno 30] Read-only file system"); None for other errors."""
+        if exc.errno in cls.ERRNOS:
+            return exc.errno
+        text = str(exc).lower()
+        return next((code for code in cls.ERRNOS if f"[errno {code}]" in text), None)
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: object = None) -> LakeNotWritable:
+        code = cls.errno_of(exc)
+        reason = os.strerror(code) if code is not None else (exc.strerror or str(exc))
+        where = exc.filename or path
+        if where is None:  # pyarrow names the file in its message only
+            return cls("the lake", f"{reason} ({exc})")
+        if code == errno.EROFS:
+            reason = "the lake is on a read-only file system"
+        return cls(where, reason)

@@ -23,10 +23,12 @@ from ingest.sample import ingest_folder
 from synthlake.artifacts import publish_summary
 from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
 from synthlake.dbt_runner import run_dbt
+from synthlake.errors import ExportError
 from synthlake.lake import Lake, new_run_id
 from synthlake.notify import notify_failure, notify_run
 from synthlake.quality.report import write_report
 from synthlake.quality.toxicity import toxicity_status
+from synthlake.run_lock import holding_run_lock
 from synthlake.settings import Settings, load_settings
 from synthlake.summary import RunSummary, render, warehouse_counts
 
@@ -70,6 +72,7 @@ def crawl_news_sites(
 def check_lake(lake: Lake) -> int:
     """Open every raw file before dbt reads them, so a corrupt one is named clearly."""
     count = lake.check_raw()
+    lake.check_warehouse()  # a damaged warehouse.duckdb: say how to rebuild it
     get_run_logger().info("lake: %d raw files readable", count)
     return count
 
@@ -91,9 +94,21 @@ def write_quality_report(settings: Settings, lake: Lake) -> str:
     return str(write_report(settings, lake))
 
 
+def _independent(name: str, failed: dict[str, str], task_obj: Any, *args: Any) -> Any:
+    """Run one output's task; its failure is recorded in ``failed`` (and logged by
+    Prefect) instead of raised, so that the outputs after it are still written."""
+    state = task_obj(*args, return_state=True)
+    if not state.is_failed() and not state.is_crashed():
+        return state.result()
+    exc = state.result(raise_on_failure=False)
+    failed[name] = str(exc) if isinstance(exc, BaseException) else str(state.message)
+    return None
+
+
 # A failed or crashed run has no summary; the hooks send what failed (SYNTHLAKE_NOTIFY_*).
 # They run once per flow run, after the last of the retries of a scheduled run.
 @flow(name="refresh", on_failure=[notify_failure], on_crashed=[notify_failure])
+@holding_run_lock  # one run per lake (synthlake/run_lock.py)
 def refresh(
     inputs: str | None = None,
     news: Literal["sample-site", "live", "none"] = "sample-site",
@@ -141,21 +156,30 @@ def refresh(
         record_build(lake, fingerprint, run_id)
     summary.seconds["dbt build"] = time.perf_counter() - t0
 
+    # The export targets are independent: one failing (MongoDB down) does not stop the
+    # others; the run still fails at the end, naming it.
+    failed: dict[str, str] = {}
     if export:
         t0 = time.perf_counter()
-        summary.outputs.update(export_outputs(lake))
-        mongo = upsert_mongo_documents(settings, lake, run_id)
-        summary.outputs["mongodb"] = mongo["message"]
-        training = write_training_dataset(settings, lake)
-        summary.outputs["training"] = (
-            f"{training['directory']} ({training['rows']} rows: "
-            + ", ".join(f"{split} {n}" for split, n in training["counts"].items())
-            + ")"
-        )
-        summary.warnings.extend(f"training export: {w}" for w in training["warnings"])
+        written = _independent("files", failed, export_outputs, lake)
+        summary.outputs.update(written or {})
+        mongo = _independent("mongodb", failed, upsert_mongo_documents, settings, lake, run_id)
+        if mongo is not None:
+            summary.outputs["mongodb"] = mongo["message"]
+        training = _independent("training", failed, write_training_dataset, settings, lake)
+        if training is not None:
+            summary.outputs["training"] = (
+                f"{training['directory']} ({training['rows']} rows: "
+                + ", ".join(f"{split} {n}" for split, n in training["counts"].items())
+                + ")"
+            )
+            summary.warnings.extend(f"training export: {w}" for w in training["warnings"])
         summary.seconds["export"] = time.perf_counter() - t0
 
-    summary.outputs["report"] = write_quality_report(settings, lake)
+    report = _independent("report", failed, write_quality_report, settings, lake)
+    if report is not None:
+        summary.outputs["report"] = report
+    summary.outputs.update({name: f"FAILED: {reason}" for name, reason in failed.items()})
     summary.tables, summary.stages, summary.dropped = warehouse_counts(lake)
     toxicity = toxicity_status(settings, lake)
     if "hint" in toxicity:
@@ -169,5 +193,11 @@ def refresh(
     summary.save(lake)
     render(summary)
     publish_summary(summary.as_dict())  # a markdown artifact on the flow run
+    if failed:  # the failure hook sends the notification
+        raise ExportError(
+            "the run finished, but these outputs failed: "
+            + "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+            + f" (the others were written; summary in {summary.outputs['summary']})"
+        )
     notify_run(settings, summary.as_dict(), failed=False, run=prefect_run.name)  # never raises
     return summary.as_dict()

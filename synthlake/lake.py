@@ -8,6 +8,8 @@ Layout under the root (``SYNTHLAKE_LAKE_ROOT``, default ``./lake``)::
     cache/                                                     LLM cache, converted weights
     exports/                                                   files for people and MongoDB
     runs/<run_id>/                                             run summaries, training runs
+    run.lock                                                   one run at a time (run_lock.py)
+    prefect-server.pid, prefect-server.log                     a run's temporary Prefect API
 
 Raw tables are append-only: a new version of a row is a new row with a newer
 ``ingested_at``; staging keeps the latest. Each table carries a zero-row ``_schema.parquet``
@@ -27,7 +29,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synthlake.errors import CorruptRawFile, LakeError
+from synthlake.errors import CorruptRawFile, CorruptWarehouse, LakeError
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -41,7 +43,10 @@ RAW_NEWS_SCHEMA = pa.schema(
         ("author", pa.string()),
         ("published_at", TS),
         ("published_at_text", pa.string()),
-        ("published_at_source", pa.string()),
+        ("published_at_source", pa.string()),  # 'text', 'url_path', 'capture' or 'none'
+        ("snapshot_url", pa.string()),  # the web archive copy the text was read from
+        ("captured_at", TS),  # when the archive captured that copy
+        ("flags", pa.list_(pa.string())),  # kept but odd: 'unparsed_date', 'future_date'
         ("tags", pa.list_(pa.string())),
         ("content", pa.string()),
         ("source", pa.string()),
@@ -241,7 +246,8 @@ class Lake:
                 directory = self.table_dir(table)
                 directory.mkdir(exist_ok=True)
                 schema_file = directory / "_schema.parquet"
-                if not schema_file.exists():
+                # Rewritten when the table gained columns, so dbt's sources see them.
+                if not schema_file.exists() or pq.read_schema(schema_file) != schema:
                     _atomic_write(schema.empty_table(), schema_file)
         except OSError as exc:
             raise LakeError(f"cannot create the lake at {self.root}: {exc}") from exc
@@ -287,10 +293,16 @@ class Lake:
         parts = [schema.empty_table().select(wanted)]
         for path in self.raw_files(table):
             try:
-                part = pq.read_table(path, columns=wanted)
+                present = set(pq.read_schema(path).names)
+                part = pq.read_table(path, columns=[c for c in wanted if c in present])
             except (pa.ArrowException, OSError) as exc:
                 raise CorruptRawFile(path, str(exc)) from exc
-            parts.append(part.cast(schema.empty_table().select(wanted).schema))
+            for name in wanted:  # a file written before a column was added: nulls
+                if name not in present:
+                    part = part.append_column(
+                        schema.field(name), pa.nulls(part.num_rows, schema.field(name).type)
+                    )
+            parts.append(part.select(wanted).cast(schema.empty_table().select(wanted).schema))
         return pa.concat_tables(parts)
 
     def check_raw(self) -> int:
@@ -304,6 +316,28 @@ class Lake:
                     raise CorruptRawFile(path, str(exc)) from exc
                 count += 1
         return count
+
+    def check_warehouse(self) -> None:
+        """Open the warehouse, when there is one; ``CorruptWarehouse`` when DuckDB cannot
+        read it (it is derived from raw/, so the message says how to rebuild it)."""
+        if not self.warehouse.is_file():
+            return
+        import duckdb
+
+        try:
+            with duckdb.connect(str(self.warehouse), read_only=True) as con:
+                con.execute("select count(*) from duckdb_tables()").fetchall()
+        except duckdb.Error as exc:
+            if is_corrupt_warehouse_error(exc):
+                raise CorruptWarehouse(self.warehouse, str(exc).splitlines()[0]) from exc
+            # anything else (another process holds it, a connection of this process with
+            # other options) is for the step that needs the warehouse to report
+
+
+def is_corrupt_warehouse_error(exc: BaseException) -> bool:
+    """DuckDB's errors for a damaged or foreign database file."""
+    text = str(exc)
+    return "Corrupt database file" in text or "not a valid DuckDB database file" in text
 
 
 def _atomic_write(table: pa.Table, path: Path) -> None:

@@ -29,6 +29,7 @@ from pydantic_settings import (
 )
 
 from synthlake.errors import SettingsError
+from synthlake.redact import install_log_redaction, register_secrets, secrets_of
 
 ENV_PREFIX = "SYNTHLAKE_"
 CONFIG_ENV = "SYNTHLAKE_CONFIG"
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Europe/Rome", description="Zone of naive dates in news sources.")
     dbt_threads: int = Field(2, ge=1, le=64)
+    doctor_timeout_s: float = Field(
+        15, gt=0, description="`synthlake doctor`: wait this long for a 1-token answer."
+    )
 
     # --- LLM layer ---------------------------------------------------------------------
     llm: str = Field("local:smollm2", description="Default provider:model[@base_url].")
@@ -113,6 +117,18 @@ class Settings(BaseSettings):
     llm_context_tokens: int | None = Field(None, ge=256, description="Override model context.")
     llm_cache: bool = Field(True, description="Persistent response cache in lake/cache/.")
     llm_budget_usd: float | None = Field(None, ge=0, description="Stop cleanly past this.")
+    llm_max_failure_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Fail the run when more than this share of a stage's requests got no "
+        "answer (transient or configuration failures).",
+    )
+    llm_retry_quarantined: bool = Field(
+        False,
+        description="Ask again for rows quarantined for their content (`synthlake run "
+        "--retry-quarantined` sets it for one run).",
+    )
     llm_batch_api: bool = Field(
         False, description="Send remote requests as OpenAI/Gemini batch jobs (half price, slower)."
     )
@@ -138,6 +154,15 @@ class Settings(BaseSettings):
     detoxify_model: Literal["multilingual", "original", "unbiased"] = "multilingual"
     detoxify_checkpoint: Path | None = None
     detoxify_config_dir: Path | None = None
+    model_cache: Path | None = Field(
+        None,
+        description="Per-user cache of converted and downloaded model files, shared by every "
+        "lake (default $XDG_CACHE_HOME/synthlake, else ~/.cache/synthlake).",
+    )
+    models_base_url: str = Field(
+        "https://github.com/unitaryai/detoxify/releases/download",
+        description="Where `synthlake models pull detoxify` fetches Detoxify's checkpoints.",
+    )
 
     # --- news acquisition --------------------------------------------------------------
     news_user_agent: str = Field(
@@ -167,6 +192,9 @@ class Settings(BaseSettings):
         None, gt=0, description="Stop starting new article fetches after this many seconds."
     )
     news_min_extraction_rate: float = Field(0.8, ge=0, le=1)
+    news_max_article_chars: int = Field(
+        200_000, ge=1000, description="Articles with more text are rejected (too_large)."
+    )
     news_outlets: str = Field("all", description="Comma list of outlet slugs, or 'all'.")
     news_host_map: dict[str, str] = Field(
         default_factory=dict,
@@ -203,6 +231,9 @@ class Settings(BaseSettings):
     hf_seed: int = Field(42, description="Seed of the reservoir sample.")
     hf_cache_dir: Path | None = Field(
         None, description="Where downloaded dataset files are kept (default lake/cache/hf)."
+    )
+    hf_max_field_chars: int = Field(
+        100_000, ge=1000, description="Rows with a longer text field are rejected (too_large)."
     )
     dedup_minhash_threshold: float = Field(
         0.8, gt=0, le=1, description="Estimated Jaccard at or above which rows are near-dups."
@@ -258,10 +289,16 @@ class Settings(BaseSettings):
         "average", description="Agglomerative linkage on cosine distance."
     )
     news_cluster_distance_threshold: float = Field(
-        0.38, gt=0, lt=2, description="Cosine distance (1 - cos) at which clusters stop merging."
+        0.32, gt=0, lt=2, description="Distance 1 - (cos + w*E) at which clusters stop merging."
     )
     news_cluster_window_days: float = Field(
         2.0, gt=0, description="Articles further apart in time count as unrelated (distance 2)."
+    )
+    news_cluster_entity_weight: float = Field(
+        0.6, ge=0, le=1, description="w: weight of the shared named entities E in clustering."
+    )
+    news_cluster_window_widening: float = Field(
+        1.0, ge=0, description="A pair's window is window_days * (1 + widening * E)."
     )
     news_summary_language: str = Field(
         "auto", description="'auto' (the sources' language) or an ISO 639-1 code for summaries."
@@ -274,6 +311,11 @@ class Settings(BaseSettings):
     )
     news_summary_max_new_tokens: int = Field(
         160, ge=16, description="Cap on the tokens of one generated summary."
+    )
+    summarize_max_clusters: int | None = Field(
+        None,
+        ge=0,
+        description="Summarize only a fixed seeded selection of this many multi-article stories.",
     )
     news_hallucination_min_similarity: float = Field(
         0.4, ge=-1, le=1, description="Flag a summary whose least similar source is below this."
@@ -525,8 +567,12 @@ def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning any problem into a ``SettingsError`` a person can act on."""
     _check_unknown_env()
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_format_validation_error(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"cannot read the settings file: {exc}") from None
+    # from now on, in this process, these values never reach a log line or a stored error
+    register_secrets(secrets_of(settings))
+    install_log_redaction()
+    return settings

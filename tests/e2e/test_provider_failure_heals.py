@@ -56,8 +56,7 @@ def outcome(lake: Path) -> dict:
         "qa_pairs": rows(lake, "select qa_id, answer from qa_pairs order by qa_id"),
         "judged": rows(
             lake,
-            "select judgement_id, judge_status, score from int_qa_judgements "
-            "order by judgement_id",
+            "select judgement_id, judge_status, score from int_qa_judgements order by judgement_id",
         ),
         "summaries": rows(lake, "select qa_id from int_news_summaries_generated order by 1"),
         "translations": rows(

@@ -82,6 +82,7 @@ def test_ingest_news_then_sql(tmp_path: Path) -> None:
     result = runner.invoke(app, ["ingest", "news", "--from", str(crawl), "--lake", lake])
     assert result.exit_code == 0, result.output
     assert "1 read, 1 new" in result.output
+    assert "event time from text=1, url_path=0, capture=0, none=0" in result.output
     assert runner.invoke(app, ["build", "--lake", lake]).exit_code == 0
     result = runner.invoke(
         app, ["sql", "select outlet, title from stg_news__articles", "--lake", lake]

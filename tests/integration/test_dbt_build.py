@@ -132,7 +132,7 @@ def test_a_failing_dbt_test_fails_with_dbts_message(filled_lake: Lake, settings:
         "outlet": "x",
         "content": "c",
         "content_hash": "h",
-        "published_at_source": "missing",
+        "published_at_source": "none",
         "ingest_date": "2024-01-01",
         "run_id": "bad",
     }
@@ -153,3 +153,16 @@ def test_corrupt_raw_file_is_named_before_dbt_runs(filled_lake: Lake) -> None:
 def test_build_on_an_empty_lake_passes(lake: Lake, settings: Settings) -> None:
     run_dbt(["build"], settings)
     assert query(lake, "select count(*) from stg_news__articles") == [(0,)]
+
+
+@pytest.mark.parametrize("selection", ["+news_clusters", "+news_qa", "+qa_pairs"])
+def test_a_partial_build_passes_on_a_fresh_lake(
+    lake: Lake, settings: Settings, selection: str
+) -> None:
+    """What users type: `dbt build --select +<model>` with no warehouse yet. A test that also
+    reads a model outside the selection (e.g. assert_qa_pairs_trace_to_raw) must not run
+    (the project's indirect_selection: cautious)."""
+    assert not lake.warehouse.exists()
+    run_dbt(["build", "--select", selection], settings)
+    model = selection.lstrip("+")
+    assert query(lake, f"select count(*) from {model}") == [(0,)]

@@ -118,9 +118,7 @@ def test_answers_that_do_not_validate_never_fail_the_stage(tmp_path, openai_serv
     assert runner.unfinished() == 0
 
 
-def test_retry_quarantined_asks_again_instead_of_reading_the_cache(
-    tmp_path, openai_server
-) -> None:
+def test_retry_quarantined_asks_again_instead_of_reading_the_cache(tmp_path, openai_server) -> None:
     values = {"lake_root": tmp_path / "lake", "llm": f"openai:m@{openai_server.base_url}"}
     LLMRunner(load_settings(**values), stage="judge").run(requests_for(2))
     LLMRunner(load_settings(**values), stage="judge").run(requests_for(2))
