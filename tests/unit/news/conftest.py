@@ -41,7 +41,7 @@ def labelled(embedder: Embedder) -> tuple[pa.Table, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def news_week(embedder: Embedder) -> tuple[pa.Table, np.ndarray]:
-    """The labelled news week (110 articles, 48 stories, real-crawl traps) and its vectors."""
+    """The labelled news week (150 articles, 62 stories, real-crawl traps) and its vectors."""
     table = load_labelled(NEWS_WEEK / "articles.jsonl", NEWS_WEEK / "stories.csv")
     renamed = table.rename_columns(["article_id" if c == "id" else c for c in table.column_names])
     vectors = vectors_of(embed_articles(renamed, embedder, EmbeddingKey("usem3", "title_lead")))

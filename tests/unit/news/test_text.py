@@ -89,6 +89,12 @@ def test_url_key_keeps_different_pages_apart() -> None:
             {"camerino", "#3:12", "#4.2"},
             {"terremoto"},
         ),
+        # a share written out is the same figure as with the sign
+        (
+            ("Mense, sconto del 40 per cento", "Sconto del 40% e del 5 per cento."),
+            {"#40%", "#5%"},
+            {"mense", "sconto"},
+        ),
         # days of the month, years, articles, months and outlet names are not entities
         (("Venerdì 12 Gennaio 2024 a Città di Castello (ANSA)",), {"citta", "castello"}, set()),
     ],
