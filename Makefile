@@ -45,12 +45,12 @@ test-fast: install
 	$(BIN)/pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check synthlake ingest export train tests bench
-	$(BIN)/ruff format --check synthlake ingest export train tests bench
+	$(BIN)/ruff check synthlake ingest export train python_models tests bench
+	$(BIN)/ruff format --check synthlake ingest export train python_models tests bench
 
 format: install
-	$(BIN)/ruff format synthlake ingest export train tests bench
-	$(BIN)/ruff check --fix synthlake ingest export train tests bench
+	$(BIN)/ruff format synthlake ingest export train python_models tests bench
+	$(BIN)/ruff check --fix synthlake ingest export train python_models tests bench
 
 bench: install
 	$(BIN)/python bench/run_all.py

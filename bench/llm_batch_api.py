@@ -10,7 +10,10 @@ Expected: the batch run makes a handful of HTTP calls instead of one per request
 (upload, create, polls, downloads; jobs cut at --max-requests), costs 50% of the online
 run, and its answers are the same text.
 
-    .venv/bin/python bench/llm_batch_api.py [--requests 2000] [--max-requests 1000]
+It uses a server of the test suite (``tests/fixtures``, not installed), so run it from the
+repo root as a module:
+
+    .venv/bin/python -m bench.llm_batch_api [--requests 2000] [--max-requests 1000]
 """
 
 from __future__ import annotations
@@ -22,14 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from synthlake.llm.prices import Price, PriceTable
+from synthlake.llm.runner import LLMRunner
+from synthlake.llm.types import GenerationParams, LLMRequest
+from synthlake.settings import load_settings
+from tests.fixtures.llm_batch_servers import OpenAIBatchServer
 
-from synthlake.llm.prices import Price, PriceTable  # noqa: E402
-from synthlake.llm.runner import LLMRunner  # noqa: E402
-from synthlake.llm.types import GenerationParams, LLMRequest  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
-from tests.fixtures.llm_batch_servers import OpenAIBatchServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PRICES = PriceTable(prices={("openai", "bench-model"): Price(1.0, 2.0)}, source="bench")
 

@@ -20,12 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from synthlake.llm.runner import LLMRunner
+from synthlake.llm.types import GenerationParams, LLMRequest
+from synthlake.settings import load_settings
 
-from synthlake.llm.runner import LLMRunner  # noqa: E402
-from synthlake.llm.types import GenerationParams, LLMRequest  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 TOPICS = [
     "the water cycle",

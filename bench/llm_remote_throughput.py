@@ -10,7 +10,10 @@ of the answers, i.e. without process start-up and the last stragglers) >= 90% of
 Then the same 1,000 requests again: 0 provider calls (persistent cache), in < 5% of the
 cold run's time.
 
-    .venv/bin/python bench/llm_remote_throughput.py [--requests 1000] [--rate 20]
+It uses a server of the test suite (``tests/fixtures``, not installed), so run it from the
+repo root as a module:
+
+    .venv/bin/python -m bench.llm_remote_throughput [--requests 1000] [--rate 20]
 """
 
 from __future__ import annotations
@@ -23,14 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from synthlake.lake import Lake
+from synthlake.llm.runner import LLMRunner
+from synthlake.llm.types import GenerationParams, LLMRequest
+from synthlake.settings import load_settings
+from tests.fixtures.llm_servers import OpenAICompatServer
 
-from synthlake.lake import Lake  # noqa: E402
-from synthlake.llm.runner import LLMRunner  # noqa: E402
-from synthlake.llm.types import GenerationParams, LLMRequest  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
-from tests.fixtures.llm_servers import OpenAICompatServer  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:

@@ -18,7 +18,10 @@ and dominates both methods; against mongod the round trip dominates one-by-one w
 Defaults: 50,000 documents (one-by-one timed on 5,000) against mongod or ``--uri``;
 2,000 (1,000) against mongoeco, where 50,000 would take hours.
 
-    .venv/bin/python bench/mongo_upsert.py [--docs N] [--one-by-one-docs M] [--uri URI]
+It starts the server with the test suite's helper (``tests/fixtures/mongo.py``, not
+installed), so run it from the repo root as a module:
+
+    .venv/bin/python -m bench.mongo_upsert [--docs N] [--one-by-one-docs M] [--uri URI]
 """
 
 from __future__ import annotations
@@ -32,13 +35,12 @@ from typing import Any
 
 import duckdb
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from export.mongo import BatchProgress, export_mongo, row_document
+from synthlake.lake import Lake
+from synthlake.settings import load_settings
+from tests.fixtures.mongo import MongoServer
 
-from export.mongo import BatchProgress, export_mongo, row_document  # noqa: E402
-from synthlake.lake import Lake  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
-from tests.fixtures.mongo import MongoServer  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def news_mart_sql(n: int) -> str:

@@ -26,13 +26,12 @@ import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from ingest.news.crawl import crawl_news
+from ingest.news.sample_site import SiteServer
+from synthlake.lake import Lake
+from synthlake.settings import load_settings
 
-from ingest.news.crawl import crawl_news  # noqa: E402
-from ingest.news.sample_site import SiteServer  # noqa: E402
-from synthlake.lake import Lake  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 HOSTS = {"ansa": "www.ansa.it", "ilpost": "www.ilpost.it", "open": "www.open.online"}
 MONTHS = "gennaio febbraio marzo".split()

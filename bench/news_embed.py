@@ -23,18 +23,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import pyarrow as pa
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from synthlake.embeddings import get_embedder
+from synthlake.news.embed import EmbeddingKey, article_texts, embed_articles
+from synthlake.news.labelled import load_labelled
 
-from synthlake.embeddings import get_embedder  # noqa: E402
-from synthlake.news.embed import EmbeddingKey, article_texts, embed_articles  # noqa: E402
-from synthlake.news.labelled import load_labelled  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SETS = [
     (ROOT / "data/sample/news/articles.jsonl", ROOT / "data/sample/news/stories.csv"),

@@ -3,21 +3,21 @@
 Labelled sets: data/sample/news/ (40 articles, 28 stories) and tests/fixtures/news_stories/
 (22 articles, 12 stories, several of them hard negatives: another strike, another
 earthquake, another snowfall, another transfer...), clustered together as the pipeline
-would (same embedder, text mode, window); and tests/fixtures/news_week/ (110 articles, 48
+would (same embedder, text mode, window); and tests/fixtures/news_week/ (150 articles, 62
 stories over 6-12 January 2024 from ansa, ilpost and open, with the traps of real crawls:
 one story told by several outlets on different days, same-topic different stories, a market
-close every day, live updates, photo galleries with almost no text, archive snapshots and
-every date shape; see its README).
+close, a fuel price list and a forecast day after day, live updates, photo galleries with
+almost no text, archive snapshots and every date shape; see its README).
 
 First, per set, the pipeline's clustering at the settings' defaults (cosine + shared named
-entities, window, linkage) against the plain rule "two articles are one story when the
-cosine of their vectors is >= t" at its best t over a grid (pairs scored directly, the
-rule's ARI on its connected components), then what each change does (an ablation), then
-the older tables: cosine-only agglomerative clustering for a grid of thresholds and both
-linkages on the two older sets (pairwise precision/recall/F1, a pair = two articles put in
-one cluster, and the adjusted Rand index), the window sensitivity and the hallucination
-thresholds. Vectors are cached under lake/cache/bench/ (keyed by the texts, embedder and
-text mode), so a rerun does not embed again.
+entities - the figure check, window, linkage) against the plain rule "two articles are one
+story when the cosine of their vectors is >= t" at its best t over a grid (pairs scored
+directly, the rule's ARI on its connected components), then what each change does (an
+ablation), then the older tables: cosine-only agglomerative clustering for a grid of
+thresholds and both linkages on the two older sets (pairwise precision/recall/F1, a pair =
+two articles put in one cluster, and the adjusted Rand index), the window sensitivity and
+the hallucination thresholds. Vectors are cached under lake/cache/bench/ (keyed by the
+texts, embedder and text mode), so a rerun does not embed again.
 
     .venv/bin/python bench/news_threshold.py [--embedder usem3] [--text title_lead]
 """
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -34,19 +33,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from synthlake.embeddings import get_embedder  # noqa: E402
-from synthlake.news.cluster import (  # noqa: E402
+from synthlake.embeddings import get_embedder
+from synthlake.news.cluster import (
     ClusterParams,
     article_entities,
     cluster_articles,
 )
-from synthlake.news.embed import EmbeddingKey, embed_articles, vectors_of  # noqa: E402
-from synthlake.news.faithfulness import summary_vectors  # noqa: E402
-from synthlake.news.labelled import PairScores, load_labelled, score_clustering  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
+from synthlake.news.embed import EmbeddingKey, embed_articles, vectors_of
+from synthlake.news.faithfulness import summary_vectors
+from synthlake.news.labelled import PairScores, load_labelled, score_clustering
+from synthlake.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SETS = [
     (ROOT / "data/sample/news/articles.jsonl", ROOT / "data/sample/news/stories.csv"),
@@ -172,7 +170,8 @@ def compare_with_baseline(labelled: dict[str, pa.Table], vectors: dict[str, np.n
     defaults = ClusterParams.from_settings(load_settings())
     print(
         f"Pipeline defaults: {defaults.linkage} linkage, distance 1 - (cos + "
-        f"{defaults.entity_weight:g} * E) cut at {defaults.distance_threshold:g}, window "
+        f"{defaults.entity_weight:g} * E - {defaults.figure_penalty:g} * F) cut at "
+        f"{defaults.distance_threshold:g}, window "
         f"{defaults.window_days:g} days x (1 + {defaults.window_widening:g} * E), none for an "
         "undated article"
     )
@@ -197,8 +196,9 @@ def compare_with_baseline(labelled: dict[str, pa.Table], vectors: dict[str, np.n
     cosine_only = replace(
         defaults, entity_weight=0.0, window_widening=0.0, distance_threshold=0.38, window_days=2.0
     )
-    entities_only = replace(defaults, window_widening=0.0)
-    w = defaults.entity_weight
+    entities_only = replace(defaults, window_widening=0.0, figure_penalty=0.0)
+    widening = replace(defaults, figure_penalty=0.0)
+    w, v = defaults.entity_weight, defaults.figure_penalty
     steps = [
         ("before: cosine only, threshold 0.38, 2-day window", cosine_only),
         ("cosine only, window 3 days", replace(cosine_only, window_days=3.0)),
@@ -212,7 +212,8 @@ def compare_with_baseline(labelled: dict[str, pa.Table], vectors: dict[str, np.n
             "+ shared entities, window 3 days instead of widening",
             replace(entities_only, window_days=3.0),
         ),
-        (f"+ window widening {defaults.window_widening:g} (the defaults)", defaults),
+        (f"+ window widening {defaults.window_widening:g}", widening),
+        (f"+ figure check F (v {v:g}): the defaults", defaults),
         ("defaults, complete linkage", replace(defaults, linkage="complete")),
         ("defaults, entity weight 0.5", replace(defaults, entity_weight=0.5)),
         ("defaults, entity weight 0.7", replace(defaults, entity_weight=0.7)),
@@ -220,6 +221,8 @@ def compare_with_baseline(labelled: dict[str, pa.Table], vectors: dict[str, np.n
         ("defaults, threshold 0.36", replace(defaults, distance_threshold=0.36)),
         ("defaults, widening 0.5", replace(defaults, window_widening=0.5)),
         ("defaults, widening 2", replace(defaults, window_widening=2.0)),
+        ("defaults, figure penalty 0.3", replace(defaults, figure_penalty=0.3)),
+        ("defaults, figure penalty 1", replace(defaults, figure_penalty=1.0)),
     ]
     names = list(labelled)
     print("| change | " + " | ".join(names) + " |")

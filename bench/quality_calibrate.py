@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from synthlake.quality.calibration import calibrate
+from synthlake.settings import load_settings
 
-from synthlake.quality.calibration import calibrate  # noqa: E402
-from synthlake.settings import load_settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -209,16 +209,17 @@ def stage_rows(timeout_s: float, only: list[str] | None = None) -> list[Row]:
             continue
         if script.name in SLOW:
             rows.append(
-                Row(script.stem, f"python bench/{script.name}", f"skipped: {SLOW[script.name]}")
+                Row(script.stem, f"python -m bench.{script.stem}", f"skipped: {SLOW[script.name]}")
             )
             continue
         args = SMALL_ARGS.get(script.name, [])
-        shown = " ".join(["python", f"bench/{script.name}", *args])
+        shown = " ".join(["python", "-m", f"bench.{script.stem}", *args])
         print(f"== {shown}", flush=True)
         started = time.perf_counter()
         try:
             done = subprocess.run(
-                [sys.executable, str(script), *args],
+                # as a module from the repo root: three scripts use servers of tests/fixtures
+                [sys.executable, "-m", f"bench.{script.stem}", *args],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,

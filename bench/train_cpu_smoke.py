@@ -18,12 +18,9 @@ import argparse
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PAIRS = [
     ("en", "What colour is the sky on a clear day?", "The sky is blue on a clear day."),

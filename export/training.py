@@ -44,7 +44,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -53,6 +53,9 @@ import pyarrow.parquet as pq
 from synthlake.errors import DependencyMissing, ExportError, LakeError
 from synthlake.lake import Lake
 from synthlake.training import training_thresholds
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +178,7 @@ def _contract_row(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_snapshot(warehouse: Path, settings: Any | None = None) -> _Snapshot:
+def read_snapshot(warehouse: Path, settings: Settings | None = None) -> _Snapshot:
     """Read the exportable rows and what the card reports from the warehouse (read-only)."""
     if not warehouse.is_file():
         raise LakeError(f"no warehouse at {warehouse}: run `synthlake build` first")
@@ -190,7 +193,7 @@ def read_snapshot(warehouse: Path, settings: Any | None = None) -> _Snapshot:
         raise ExportError(f"reading {MART} from {warehouse} failed: {exc}") from exc
 
 
-def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, settings: Any | None) -> _Snapshot:
+def _read(con: duckdb.DuckDBPyConnection, warehouse: Path, settings: Settings | None) -> _Snapshot:
     tables = _tables(con)
     if MART not in tables:
         raise ExportError(
@@ -278,7 +281,7 @@ def _optional(
 
 
 def _thresholds(
-    con: duckdb.DuckDBPyConnection, tables: set[str], settings: Any | None, warnings: list[str]
+    con: duckdb.DuckDBPyConnection, tables: set[str], settings: Settings | None, warnings: list[str]
 ) -> dict[str, Any]:
     """The thresholds the mart was built with; a difference from the settings is a warning."""
     current = training_thresholds(settings) if settings is not None else None
@@ -684,7 +687,7 @@ def dataset_card(snapshot: _Snapshot, manifest: dict[str, Any]) -> str:
 
 # --- the entry points -----------------------------------------------------------------------
 def export_training(
-    settings: Any, lake: Lake, *, push: str | None = None, now: datetime | None = None
+    settings: Settings, lake: Lake, *, push: str | None = None, now: datetime | None = None
 ) -> TrainingExport:
     """Export ``exp_train__sft`` to ``lake/exports/training/`` (and push it if asked)."""
     snapshot = read_snapshot(lake.warehouse, settings)

@@ -46,7 +46,8 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
 class DatasetUnavailable(FetchError):
-    """A dataset (or one of its files) could not be downloaded."""
+    """A dataset (or one of its files) could not be downloaded; ``transient`` (set per
+    instance, see ``SynthlakeError``) says whether the flow's retry may cure it."""
 
     def __init__(self, url: str, reason: str, message: str, *, transient: bool) -> None:
         super().__init__(url, message)

@@ -17,20 +17,13 @@ from prefect.tasks import exponential_backoff
 
 from ingest.hf import HFStats
 from ingest.hf_download import (
-    DatasetUnavailable,
     HFDatasetSpec,
     ingest_dataset,
     read_dataset_specs,
 )
-from synthlake.errors import FetchError
+from synthlake.errors import FetchError, retry_if_transient
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings
-
-
-def _transient_only(task_obj: Any, task_run: Any, state: Any) -> bool:
-    """Retry network hiccups; never a missing dataset or a bad file (CONVENTIONS 14)."""
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, DatasetUnavailable) and exc.transient
 
 
 @task(name="read_dataset_list", cache_policy=NO_CACHE)
@@ -46,7 +39,7 @@ def read_dataset_list(path: Path) -> list[HFDatasetSpec]:
     retries=3,
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
-    retry_condition_fn=_transient_only,
+    retry_condition_fn=retry_if_transient,  # network hiccups; never a missing dataset
 )
 def ingest_dataset_task(
     spec: HFDatasetSpec, lake: Lake, settings: Settings, run_id: str

@@ -24,11 +24,14 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from synthlake.errors import DependencyMissing, SynthlakeError
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ _LOADED: dict[str, Embedder] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def get_embedder(spec: str | None = None, settings: Any = None) -> Embedder:
+def get_embedder(spec: str | None = None, settings: Settings | None = None) -> Embedder:
     """The embedder for ``spec`` (default: ``settings.embedder``), loaded once per process."""
     if spec is None:
         if settings is None:

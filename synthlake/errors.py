@@ -3,19 +3,72 @@
 Exceptions are for failures of a run (a corrupt file, a server that does not answer, a bad
 setting). A rejected *row* is not an exception: it is kept with a ``reason`` in the
 ``rejects`` table and counted.
+
+Every exception synthlake raises on purpose derives from ``SynthlakeError``; classes that
+belong to one module stay there (the path is given) and derive from a class here. Three
+also stay a built-in error for callers that catch that (multiple inheritance, marked ``+``)::
+
+    SynthlakeError                        .transient: a retry of the same work may succeed
+    ├── SettingsError
+    ├── InputFileError
+    ├── DependencyMissing
+    ├── DbtError
+    ├── LakeError
+    │   ├── CorruptRawFile
+    │   ├── CorruptWarehouse
+    │   ├── RunLocked
+    │   └── LakeNotWritable
+    ├── FetchError                        .url, .reason
+    │   ├── DatasetUnavailable            ingest/hf_download.py (.transient per instance)
+    │   └── FetchFailed                   ingest/news/fetch_base.py
+    ├── ParseError
+    │   ├── ExtractionFailed              ingest/news/extract.py
+    │   └── _InvalidField                 ingest/news/normalize.py (private)
+    ├── LLMError
+    │   ├── RateLimited
+    │   ├── InvalidOutput
+    │   │   └── JudgeParseError           synthlake/quality/judge.py  + ValueError
+    │   ├── BudgetExceeded
+    │   ├── LLMStageFailed
+    │   ├── ProviderError                 synthlake/llm/providers/base.py
+    │   └── RequestRejected               synthlake/llm/types.py  + ValueError
+    ├── ExportError
+    │   └── MongoExportError              export/mongo.py (.transient per instance)
+    ├── PromptError                       synthlake/prompts/__init__.py
+    ├── EmbedderError                     synthlake/embeddings.py
+    ├── ToxicityUnavailable               synthlake/quality/toxicity.py  + RuntimeError
+    ├── PullError                         synthlake/quality/detoxify_pull.py
+    ├── TrainConfigError                  train/config.py
+    ├── TrainingDataError                 train/data.py
+    ├── TrainingError                     train/lora.py
+    └── private retry signals, caught in the module that raises them:
+        ├── _Retryable                    ingest/news/http.py (transient)
+        ├── _RetryAfterTooLong            ingest/news/http.py
+        └── _Transient                    synthlake/quality/detoxify_pull.py (transient)
+
+``tests/unit/test_errors.py`` checks that every exception class in the code appears here
+and derives from ``SynthlakeError``.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 
 class SynthlakeError(Exception):
     """Base class: every error synthlake raises on purpose derives from it.
 
     Its text is redacted (``synthlake.redact``): an error may quote a server's answer, and
-    it is printed, logged and kept by Prefect and dbt."""
+    it is printed, logged and kept by Prefect and dbt.
+
+    ``transient`` is true when the same work may succeed if retried (a lost connection, a
+    5xx, a short download) and false when a retry repeats the failure (a missing dataset, a
+    mart that breaks the document contract). Prefect tasks retry on it and on nothing else
+    (:func:`retry_if_transient`)."""
+
+    transient: bool = False
 
     def __str__(self) -> str:
         from synthlake.redact import redact
@@ -152,3 +205,10 @@ class LakeNotWritable(LakeError):
         if code == errno.EROFS:
             reason = "the lake is on a read-only file system"
         return cls(where, reason)
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry a task only when it failed with a transient
+    ``SynthlakeError``; never on a permanent error (a 4xx other than 429, a bad input)."""
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, SynthlakeError) and exc.transient

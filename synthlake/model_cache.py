@@ -22,16 +22,19 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from synthlake.errors import DependencyMissing
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
 ENV = "SYNTHLAKE_MODEL_CACHE"
 
 
-def model_cache_dir(settings: Any = None) -> Path:
+def model_cache_dir(settings: Settings | None = None) -> Path:
     """The model cache of this user (not created here).
 
     ``settings.model_cache`` (``SYNTHLAKE_MODEL_CACHE``) wins; without settings the variable

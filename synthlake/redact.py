@@ -80,8 +80,10 @@ def _parts_of_url(url: str) -> list[str]:
     return out
 
 
-def secrets_of(settings: Any) -> list[str]:
-    """Every secret value a settings object holds (duck-typed: no import of settings)."""
+def secrets_of(settings: Any) -> list[str]:  # Any: settings.py imports this module
+    """Every secret value a settings object holds (duck-typed: no import of settings;
+    ``load_settings`` calls it on the settings it built, and any object with these
+    attributes works)."""
     found: list[str] = []
     for name in ("openai_api_key", "gemini_api_key", "hf_token"):
         value = getattr(settings, name, None)

@@ -8,9 +8,12 @@ and ``export/training.py`` copies them into the dataset's manifest and card).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 TRAINING_THRESHOLDS_SCHEMA = pa.schema(
     [
@@ -27,7 +30,7 @@ TRAINING_THRESHOLDS_SCHEMA = pa.schema(
 )
 
 
-def training_thresholds(settings: Any) -> dict[str, Any]:
+def training_thresholds(settings: Settings) -> dict[str, Any]:
     """The ``training_*`` settings under the column names of ``int_training_thresholds``."""
     return {
         "min_judge_score": float(settings.training_min_judge_score),
@@ -41,6 +44,6 @@ def training_thresholds(settings: Any) -> dict[str, Any]:
     }
 
 
-def training_thresholds_table(settings: Any) -> pa.Table:
+def training_thresholds_table(settings: Settings) -> pa.Table:
     row = {"thresholds_id": "current", **training_thresholds(settings)}
     return pa.Table.from_pylist([row], schema=TRAINING_THRESHOLDS_SCHEMA)

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,6 +47,9 @@ from synthlake.sampling import seeded_selection
 from train.config import TrainConfig
 from train.data import ChatExample, read_export, render_chat
 from train.lora import TrainingError, _peft, load_base, load_run
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,9 @@ def _adapter_fingerprint(adapter_dir: Path) -> str:
 class _SharedAdapterModel:
     """One fresh base model with the run's adapter, loaded on first use."""
 
-    def __init__(self, run_dir: Path, config: TrainConfig, info: dict[str, Any], settings: Any):
+    def __init__(
+        self, run_dir: Path, config: TrainConfig, info: dict[str, Any], settings: Settings
+    ):
         self.run_dir, self.config, self.info, self.settings = run_dir, config, info, settings
         self._loaded: LoadedModel | None = None
         self._lock = threading.Lock()
@@ -155,7 +160,7 @@ def words(text: str | None) -> int:
     return len((text or "").split())
 
 
-def _language_checks(settings: Any, answers: list[str | None], labels: list[str]) -> list:
+def _language_checks(settings: Settings, answers: list[str | None], labels: list[str]) -> list:
     from synthlake.instructions.langid import LanguageIdentifier
 
     identifier = LanguageIdentifier.from_settings(settings, extra=set(labels))
@@ -167,7 +172,9 @@ def _language_checks(settings: Any, answers: list[str | None], labels: list[str]
     return out
 
 
-def _news_similarities(settings: Any, rows: list[ChatExample], answers: list[str | None]) -> list:
+def _news_similarities(
+    settings: Settings, rows: list[ChatExample], answers: list[str | None]
+) -> list:
     """(sim_reference, sim_sources_mean, sim_sources_min) per row; None for non-news rows."""
     from synthlake.embeddings import get_embedder
 
@@ -197,7 +204,7 @@ def _news_similarities(settings: Any, rows: list[ChatExample], answers: list[str
 
 
 def _judge(
-    settings: Any, rows: list[ChatExample], answers: list[str | None], tag: str
+    settings: Settings, rows: list[ChatExample], answers: list[str | None], tag: str
 ) -> list[tuple[float | None, str, str]]:
     """(mean score, status, dimensions) per answer, through the configured judge."""
     from synthlake.lake import content_hash
@@ -258,7 +265,7 @@ def _judge(
 
 
 def generate_answers(
-    provider: RunModelProvider, rows: list[ChatExample], settings: Any, run_id: str
+    provider: RunModelProvider, rows: list[ChatExample], settings: Settings, run_id: str
 ) -> list[Any]:
     """One ``LLMResult`` per row, greedy, capped at ``eval_max_new_tokens``."""
     from synthlake.llm.runner import LLMRunner
@@ -280,7 +287,7 @@ def generate_answers(
 
 
 def evaluate(
-    settings: Any,
+    settings: Settings,
     run_dir: Path,
     *,
     data_dir: Path | None = None,
@@ -392,7 +399,7 @@ class SweepOutcome:
 
 def sweep(
     config: TrainConfig,
-    settings: Any,
+    settings: Settings,
     thresholds: Sequence[float],
     *,
     judge: bool | None = None,

@@ -41,13 +41,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import DependencyMissing, SynthlakeError
 from synthlake.lake import Lake, new_run_id
 from synthlake.model_cache import model_cache_dir
 from train.config import TrainConfig
 from train.data import Collator, encode_examples, filter_by_score, pack, read_export, unpacked
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +268,7 @@ class _Rows:
 # --- training -----------------------------------------------------------------------------
 
 
-def data_dir_for(config: TrainConfig, settings: Any) -> Path:
+def data_dir_for(config: TrainConfig, settings: Settings) -> Path:
     if config.data_dir is not None:
         return config.data_dir
     if getattr(settings, "train_data_dir", None):
@@ -300,7 +303,7 @@ def _prepare_run_dir(
 
 def train(
     config: TrainConfig,
-    settings: Any,
+    settings: Settings,
     *,
     run_id: str | None = None,
     resume: bool = False,
@@ -483,7 +486,7 @@ def load_run(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
     return config, info
 
 
-def load_adapted(run_dir: Path, settings: Any, *, merge: bool = False) -> tuple[Any, Any]:
+def load_adapted(run_dir: Path, settings: Settings, *, merge: bool = False) -> tuple[Any, Any]:
     """A fresh base model with the run's adapter loaded (on full-precision weights)."""
     config, _ = load_run(run_dir)
     base = load_base(config, model_cache_dir(settings), quantize=False)
@@ -494,7 +497,7 @@ def load_adapted(run_dir: Path, settings: Any, *, merge: bool = False) -> tuple[
     return model, base["tokenizer"]
 
 
-def merge_adapter(run_dir: Path, settings: Any) -> Path:
+def merge_adapter(run_dir: Path, settings: Settings) -> Path:
     """The base model with the adapter merged in, saved as a plain HF model dir.
 
     The merge is done on full-precision weights (never into 4-bit ones), so a QLoRA

@@ -34,10 +34,11 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup, Comment, NavigableString, Tag
+from bs4 import BeautifulSoup
 
 from ingest.news.archive import original_url, split_snapshot
 from ingest.news.dates import parse_published
+from ingest.news.html_blocks import body_blocks, inline_text, parse_html, squash
 from ingest.news.normalize import canonical_url, clean_paragraphs, parse_tags
 from synthlake.errors import ParseError
 
@@ -54,38 +55,6 @@ ARTICLE_TYPES = {
     "LiveBlogPosting",
     "ReviewNewsArticle",
 }
-BLOCK_TAGS = ("p", "h2", "h3", "h4", "h5", "li", "blockquote", "pre")
-SKIP_TAGS = frozenset(
-    {
-        "script",
-        "style",
-        "noscript",
-        "iframe",
-        "form",
-        "button",
-        "aside",
-        "figure",
-        "figcaption",
-        "nav",
-        "footer",
-        "header",
-        "svg",
-        "template",
-        "video",
-        "audio",
-        "object",
-        "select",
-        "input",
-        "label",
-    }
-)
-# Class/id words of things inside an article body that are not its text.
-SKIP_WORDS = re.compile(
-    r"(?:^|[-_ ])(?:adv?|ads|advert\w*|banner|related|correlat\w*|share|sharing|social|"
-    r"newsletter|player|promo|paywall|subscribe|abbonati|gallery|embed|cookie)(?:[-_ ]|$)",
-    re.IGNORECASE,
-)
-_BR = "\x00"
 _BYLINE = re.compile(r"^(?:di|by|a cura di|testo di)\s+", re.IGNORECASE)
 _COPYRIGHT = re.compile(r"^(?:©|\(c\)|copyright\b)", re.IGNORECASE)
 
@@ -134,10 +103,6 @@ class ExtractedArticle:
 # --- page-level metadata --------------------------------------------------------------------------
 
 
-def parse_html(html: str) -> BeautifulSoup:
-    return BeautifulSoup(html, "lxml")
-
-
 def jsonld_objects(soup: BeautifulSoup) -> Iterator[dict[str, Any]]:
     """Every JSON-LD object on the page, ``@graph`` members included; broken blocks skipped."""
     for script in soup.find_all("script", type=re.compile(r"application/ld\+json", re.I)):
@@ -182,21 +147,21 @@ class JsonLd:
         value = self.get(key)
         if isinstance(value, list):
             value = value[0] if value else None
-        return _squash(value) if isinstance(value, str) else None
+        return squash(value) if isinstance(value, str) else None
 
     def person(self) -> str | None:
         """The author when it is a person (an Organization byline is the publisher)."""
         value = self.get("author")
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
-                return _squash(item) or None
+                return squash(item) or None
             if isinstance(item, dict):
                 if set(item) <= {"@id"} and item.get("@id") in self.by_id:
                     item = self.by_id[item["@id"]]
                 if "Person" in _types(item) or not _types(item):
                     name = item.get("name")
                     if isinstance(name, str) and name.strip():
-                        return _squash(name)
+                        return squash(name)
         return None
 
     def keywords(self) -> list[str]:
@@ -211,7 +176,7 @@ def meta_content(soup: BeautifulSoup, *names: str) -> list[str]:
     for tag in soup.find_all("meta"):
         key = (tag.get("property") or tag.get("name") or "").lower()
         if key in wanted and tag.get("content"):
-            values.append(_squash(tag["content"]))
+            values.append(squash(tag["content"]))
     return [v for v in values if v]
 
 
@@ -221,77 +186,6 @@ def canonical_link(soup: BeautifulSoup, base: str) -> str | None:
             return canonical_url(urljoin(base, tag["href"]))
     og = meta_content(soup, "og:url")
     return canonical_url(urljoin(base, og[0])) if og else None
-
-
-# --- text helpers ---------------------------------------------------------------------------------
-
-
-def _squash(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
-def _skipped(tag: Tag) -> bool:
-    if tag.name in SKIP_TAGS:
-        return True
-    words = " ".join([*(tag.get("class") or []), tag.get("id") or ""])
-    return bool(words.strip()) and bool(SKIP_WORDS.search(words))
-
-
-def inline_text(tag: Tag) -> str:
-    """The text of one block: inline parts joined as written, ``<br>`` as a space."""
-    parts: list[str] = []
-
-    def walk(node: Tag) -> None:
-        for child in node.children:
-            if isinstance(child, Comment):
-                continue
-            if isinstance(child, NavigableString):
-                parts.append(str(child))
-            elif isinstance(child, Tag):
-                if child.name == "br":
-                    parts.append(" ")
-                elif not _skipped(child):
-                    walk(child)
-
-    walk(tag)
-    return _squash("".join(parts))
-
-
-def body_blocks(container: Tag) -> list[str]:
-    """One string per leaf text block of ``container``, skipping ads, players, asides."""
-    blocks: list[str] = []
-
-    def walk(node: Tag) -> None:
-        for child in node.children:
-            if not isinstance(child, Tag) or _skipped(child):
-                continue
-            if child.name in BLOCK_TAGS and not child.find(BLOCK_TAGS):
-                text = inline_text(child)
-                if text:
-                    blocks.append(text)
-            else:
-                walk(child)
-
-    walk(container)
-    if not blocks:
-        # Old templates put the text straight into the container, split by <br><br>.
-        # Source newlines are only layout; each run of <br> (marked \x00) ends a paragraph.
-        blocks = [_squash(part) for part in _loose_text(container).split(_BR) if part.strip()]
-    return blocks
-
-
-def _loose_text(node: Tag) -> str:
-    parts: list[str] = []
-    for child in node.children:
-        if isinstance(child, Comment):
-            continue
-        if isinstance(child, NavigableString):
-            parts.append(str(child))
-        elif isinstance(child, Tag) and child.name == "br":
-            parts.append(_BR)
-        elif isinstance(child, Tag) and not _skipped(child):
-            parts.append(_loose_text(child))
-    return "".join(parts)
 
 
 def trafilatura_paragraphs(html: str, url: str, drop: Iterable[str | None] = ()) -> list[str]:
@@ -314,7 +208,7 @@ def trafilatura_paragraphs(html: str, url: str, drop: Iterable[str | None] = ())
     root = etree.fromstring(xml.encode("utf-8"))
     for lb in root.iter("lb"):
         lb.tail = " " + (lb.tail or "")
-    skip = {_squash(t).lower() for t in drop if t}
+    skip = {squash(t).lower() for t in drop if t}
     paragraphs = []
     main = root.find("main")
     for element in (main if main is not None else root).iter("p", "head", "item", "quote"):
@@ -322,7 +216,7 @@ def trafilatura_paragraphs(html: str, url: str, drop: Iterable[str | None] = ())
             continue
         if element.tag != "item" and element.find("p") is not None:
             continue
-        text = _squash("".join(element.itertext()))
+        text = squash("".join(element.itertext()))
         if text and text.lower() not in skip and not _COPYRIGHT.match(text):
             paragraphs.append(text)
     return paragraphs
@@ -398,7 +292,7 @@ class Scraper:
         for anchor in soup.select(
             ".pagination a, .pager a, nav a, a.next, a[class*=next], a[class*=pagination]"
         ):
-            text = _squash(anchor.get_text()).lower()
+            text = squash(anchor.get_text()).lower()
             classes = " ".join(anchor.get("class") or [])
             if (
                 "next" in classes
@@ -426,7 +320,7 @@ class Scraper:
             ld.text("headline")
             or self.select_text(soup, self.title_selectors)
             or (meta_content(soup, "og:title") or [None])[0]
-            or self.title_suffix.sub("", _squash(soup.title.get_text()) if soup.title else "")
+            or self.title_suffix.sub("", squash(soup.title.get_text()) if soup.title else "")
         )
         if not title:
             raise ExtractionFailed(page_url, "parse_no_title", "no headline, h1, og:title or title")

@@ -55,7 +55,9 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from synthlake.errors import FetchError
+from ingest.news.fetch_base import FetchFailed
+from ingest.news.robots import RobotsPolicy
+from synthlake.errors import SynthlakeError
 from synthlake.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,28 +69,10 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _AS_CP1252 = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "cp819"}
 
 
-class FetchFailed(FetchError):
-    """A page could not be fetched for good; ``reason`` is a short code for the rejects table.
-
-    Codes: ``http_<status>``, ``fetch_timeout``, ``fetch_error``, ``robots_disallowed``,
-    ``robots_unavailable``, ``too_large``, ``redirect_loop``, ``too_many_redirects``,
-    ``redirect_offsite``, ``bad_redirect``.
-    """
-
-    def __init__(
-        self, url: str, reason: str, detail: str = "", *, status: int | None = None
-    ) -> None:
-        super().__init__(url, reason)
-        self.detail = detail or reason
-        self.status = status
-        self.args = (url, reason, self.detail)
-
-    def __str__(self) -> str:
-        return f"{self.url}: {self.reason} ({self.detail})"
-
-
-class _Retryable(Exception):
+class _Retryable(SynthlakeError):
     """A 429/5xx answer: worth another attempt after ``retry_after`` or a backoff."""
+
+    transient = True
 
     def __init__(self, status: int, retry_after: float | None) -> None:
         super().__init__(f"HTTP {status}")
@@ -96,7 +80,9 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class _RetryAfterTooLong(Exception):
+class _RetryAfterTooLong(SynthlakeError):
+    """A 429/503 whose ``Retry-After`` is longer than a crawl waits: the page fails."""
+
     def __init__(self, status: int, seconds: float) -> None:
         super().__init__(f"HTTP {status}, Retry-After {seconds:.0f}s")
         self.status = status
@@ -319,8 +305,6 @@ class PoliteClient:
         validators: ValidatorStore | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        from ingest.news.robots import RobotsPolicy
-
         self.settings = settings
         self.user_agent = settings.news_user_agent
         self.interval = 1.0 / settings.news_requests_per_second_per_host

@@ -35,6 +35,8 @@ from zoneinfo import ZoneInfo
 
 from ingest.news.archive import ARCHIVE_HOSTS, split_snapshot
 from ingest.news.dates import DateSource, event_time
+from ingest.news.html_blocks import body_blocks, parse_html
+from synthlake.errors import ParseError
 from synthlake.lake import content_hash, short_id
 from synthlake.rejects import Reject
 from synthlake.settings import PROJECT_DIR
@@ -142,9 +144,6 @@ def looks_like_html(text: str) -> bool:
 
 def html_paragraphs(text: str) -> list[str]:
     """The text blocks of an HTML fragment (scripts, styles, players left out)."""
-    # extract.py imports this module; its helpers are imported here at call time.
-    from ingest.news.extract import body_blocks, parse_html
-
     soup = parse_html(f"<div>{_CONTROL.sub('', text)}</div>")
     root = soup.find("div")
     if root is None:
@@ -243,8 +242,8 @@ def _text_or_none(value: Any) -> str | None:
     return text or None
 
 
-class _InvalidField(ValueError):
-    pass
+class _InvalidField(ParseError):
+    """A field whose type no article field can take; becomes an ``invalid_field`` reject."""
 
 
 def _is_text_list(value: Any) -> bool:

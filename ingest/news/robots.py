@@ -26,12 +26,11 @@ import asyncio
 import logging
 import re
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import quote, unquote, urlparse, urlsplit, urlunparse
 from urllib.robotparser import RobotFileParser
 
-if TYPE_CHECKING:
-    from ingest.news.http import PoliteClient
+from ingest.news.fetch_base import FetchFailed, RobotsFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ def _pattern(rule_path: str) -> re.Pattern[str]:
 class RobotsPolicy:
     """The robots.txt verdict for any URL, one fetch per host (``scheme://host``)."""
 
-    def __init__(self, client: PoliteClient) -> None:
+    def __init__(self, client: RobotsFetcher) -> None:
         self._client = client
         self.token = agent_token(client.user_agent)
         self._rules: dict[str, RobotsRules | Verdict] = {}
@@ -125,8 +124,6 @@ class RobotsPolicy:
         return self._rules[origin]
 
     async def _load(self, origin: str) -> RobotsRules | Verdict:
-        from ingest.news.http import FetchFailed
-
         url = origin + "/robots.txt"
         try:
             page = await self._client.fetch(url, check_robots=False, max_bytes=None)

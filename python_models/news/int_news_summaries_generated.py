@@ -11,7 +11,7 @@ from synthlake.settings import load_settings
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key="qa_id")
+    dbt.config(materialized="incremental", unique_key="qa_id", tags=["llm_stage"])
     settings = load_settings()
     done = set()
     if dbt.is_incremental:

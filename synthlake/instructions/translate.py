@@ -39,7 +39,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -59,6 +59,9 @@ from synthlake.lake import Lake, short_id
 from synthlake.llm.types import left_for_next_run
 from synthlake.llm.unfinished import record_unfinished
 from synthlake.sampling import seeded_selection
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +288,7 @@ def plan_jobs(
 def translate_rows(
     rows: pa.Table,
     languages: Sequence[str],
-    settings: Any,
+    settings: Settings,
     *,
     done: Iterable[str] = (),
     runner: Any = None,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Message,
     )
     from synthlake.prompts import Prompt, load_prompt
+    from synthlake.settings import Settings
 
 _EXPORTS = {
     "GenerationParams": "synthlake.llm.types",
@@ -83,7 +84,7 @@ def __dir__() -> list[str]:
 
 
 def estimate(
-    requests: Sequence[Any], settings: Any, *, stage: str | None = None, spec: Any = None
+    requests: Sequence[Any], settings: Settings, *, stage: str | None = None, spec: Any = None
 ) -> tuple[int, int, float | None]:
     """Dry run: (prompt tokens, max output tokens, estimated USD) a run would pay for.
 
@@ -97,7 +98,7 @@ def estimate(
     return tokens_in, tokens_out, usd
 
 
-def check_provider(spec: Any, settings: Any) -> tuple[bool, str]:
+def check_provider(spec: Any, settings: Settings) -> tuple[bool, str]:
     """For ``synthlake doctor``: can this provider run? Never loads a model or pays.
 
     local: the model files exist and torch/transformers(/gguf) import; openai: the server
@@ -116,7 +117,7 @@ def check_provider(spec: Any, settings: Any) -> tuple[bool, str]:
     return False, f"unknown provider {spec.provider!r}"
 
 
-def _check_local(spec: Any, settings: Any) -> tuple[bool, str]:
+def _check_local(spec: Any, settings: Settings) -> tuple[bool, str]:
     from synthlake.errors import LLMError
     from synthlake.lake import Lake
     from synthlake.llm.providers.local import converted_dir, resolve_local_model
@@ -141,7 +142,7 @@ def _check_local(spec: Any, settings: Any) -> tuple[bool, str]:
     return True, f"local {spec.model} from {gguf} (the first run converts it, ~15-30 s)"
 
 
-def _check_openai(spec: Any, settings: Any) -> tuple[bool, str]:
+def _check_openai(spec: Any, settings: Settings) -> tuple[bool, str]:
     import httpx
 
     base_url = (spec.base_url or "https://api.openai.com/v1").rstrip("/")

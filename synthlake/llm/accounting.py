@@ -87,7 +87,8 @@ class BudgetGuard:
 
 @dataclass(slots=True)
 class RunStats:
-    """Counters of one batch, logged at its end (CONVENTIONS 11) and kept on the runner."""
+    """Counters of one batch, logged at its end (each stage logs its counters
+    when it ends) and kept on the runner."""
 
     run_id: str = ""
     requests: int = 0

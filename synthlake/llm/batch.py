@@ -45,16 +45,17 @@ from synthlake.llm.providers.base import (
     ProviderError,
 )
 from synthlake.llm.retry import call_with_retries
+from synthlake.llm.work import RunContext, RunnerForBatch, WorkItem
 
-if TYPE_CHECKING:  # pragma: no cover
-    from synthlake.llm.runner import LLMRunner, _Item, _RunContext
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _NO_BATCH_API = (404, 405, 501)
 
 
-def uses_batch_api(settings: Any, provider: Any) -> bool:
+def uses_batch_api(settings: Settings, provider: Any) -> bool:
     """Whether the runner sends this provider's requests as batch jobs."""
     return bool(settings.llm_batch_api) and provider.remote and isinstance(provider, BatchProvider)
 
@@ -62,7 +63,7 @@ def uses_batch_api(settings: Any, provider: Any) -> bool:
 @dataclass(slots=True)
 class _Job:
     job_id: str
-    items: dict[str, _Item]  # custom_id -> the request of this run it answers
+    items: dict[str, WorkItem]  # custom_id -> the request of this run it answers
     requests: dict[str, BatchRequestRow]  # every request of the job, by custom_id
     stage: str
     started: float = field(default_factory=time.monotonic)
@@ -71,16 +72,16 @@ class _Job:
 class BatchSession:
     """One runner batch sent through the provider's batch API."""
 
-    def __init__(self, runner: LLMRunner, ctx: _RunContext) -> None:
+    def __init__(self, runner: RunnerForBatch, ctx: RunContext) -> None:
         self.runner = runner
         self.ctx = ctx
         self.provider: Any = runner.provider
         self.settings = runner.settings
         self.reservations: dict[str, float] = {}
-        self.online: list[_Item] = []  # sent again through the live API afterwards
+        self.online: list[WorkItem] = []  # sent again through the live API afterwards
         self.what = f"{self.provider.name}:{self.provider.model}"
 
-    async def run(self, leaders: list[_Item]) -> None:
+    async def run(self, leaders: list[WorkItem]) -> None:
         pending = self._group(leaders)
         jobs = self._resume(pending)
         async with self.provider.session() as client:
@@ -88,12 +89,12 @@ class BatchSession:
             await self._wait(client, jobs)
         if self.online:
             log.info("%s: %d requests sent again online", self.what, len(self.online))
-            await self.runner._run_remote(self.ctx, self.online)
+            await self.runner.run_online(self.online)
 
     # --- before submitting -------------------------------------------------------------
-    def _group(self, leaders: list[_Item]) -> dict[str, _Item]:
+    def _group(self, leaders: list[WorkItem]) -> dict[str, WorkItem]:
         """One request per cache key (with the cache off, duplicates are still leaders)."""
-        by_key: dict[str, _Item] = {}
+        by_key: dict[str, WorkItem] = {}
         for item in leaders:
             if item.key in by_key:
                 self.ctx.followers.setdefault(item.key, []).append(item)
@@ -102,7 +103,7 @@ class BatchSession:
                 by_key[item.key] = item
         return by_key
 
-    def _resume(self, pending: dict[str, _Item]) -> list[_Job]:
+    def _resume(self, pending: dict[str, WorkItem]) -> list[_Job]:
         """Open jobs from earlier runs holding some of these requests (taken out of
         ``pending``)."""
         jobs = []
@@ -124,7 +125,7 @@ class BatchSession:
                 jobs.append(_Job(job.job_id, mine, job.requests, job.stage))
         return jobs
 
-    def _reserve(self, pending: dict[str, _Item]) -> list[_Item]:
+    def _reserve(self, pending: dict[str, WorkItem]) -> list[WorkItem]:
         """The requests the budget lets through, at their worst-case batch price."""
         allowed = []
         budget = self.runner.budget
@@ -143,19 +144,17 @@ class BatchSession:
                     f"${budget.limit_usd:g} is spent (${budget.spent_usd:.4f}); "
                     "raise SYNTHLAKE_LLM_BUDGET_USD and rerun to answer it"
                 )
-                self.runner._finish_failure(
-                    self.ctx, item, "budget_exceeded", detail, None, attempts=0
-                )
+                self.runner.finish_failure(item, "budget_exceeded", detail, None, attempts=0)
                 continue
             self.reservations[item.key] = reservation
             allowed.append(item)
         return allowed
 
-    def _settle(self, item: _Item, actual: float | None) -> None:
+    def _settle(self, item: WorkItem, actual: float | None) -> None:
         self.runner.budget.settle(self.reservations.pop(item.key, 0.0), actual)
 
     # --- submitting --------------------------------------------------------------------
-    async def _submit(self, client: Any, items: list[_Item]) -> list[_Job]:
+    async def _submit(self, client: Any, items: list[WorkItem]) -> list[_Job]:
         jobs: list[_Job] = []
         chunks = list(
             _chunks(items, self.settings.llm_batch_max_requests, self.provider.batch_max_bytes)
@@ -284,8 +283,8 @@ class BatchSession:
             elif isinstance(result, ProviderError):
                 self._settle(item, 0.0)
                 detail = f"row {item.request.row_id!r}: {self.what}: batch job {job.job_id}: "
-                self.runner._finish_failure(
-                    self.ctx, item, result.kind, detail + str(result), result.raw_text, attempts=1
+                self.runner.finish_failure(
+                    item, result.kind, detail + str(result), result.raw_text, attempts=1
                 )
             else:
                 self._finish(item, result, latency)
@@ -301,11 +300,11 @@ class BatchSession:
             batch=True,
         )
 
-    def _finish(self, item: _Item, completion: Completion, latency: float) -> None:
+    def _finish(self, item: WorkItem, completion: Completion, latency: float) -> None:
         cost = self._cost(completion)
         self._settle(item, cost)
         answer = CachedResponse.of(completion, latency, cost)
-        self.runner._finish_fresh(self.ctx, item, answer, attempts=1, cost=cost)
+        self.runner.finish_answer(item, answer, attempts=1, cost=cost)
 
     def _keep_others(self, job: _Job, results: dict[str, Any], latency: float) -> None:
         """Answers of a resumed job for requests this run does not hold (another stage,
@@ -366,11 +365,11 @@ class BatchSession:
                 f"row {item.request.row_id!r}: {self.what}: batch job {job.job_id} {why}; "
                 "the next run collects its answer"
             )
-            self.runner._finish_failure(self.ctx, item, "batch_pending", detail, None, attempts=1)
+            self.runner.finish_failure(item, "batch_pending", detail, None, attempts=1)
 
     def _fail_all(
         self,
-        items: Sequence[_Item],
+        items: Sequence[WorkItem],
         reason: str,
         why: str,
         error: ProviderError | None = None,
@@ -379,13 +378,13 @@ class BatchSession:
             self._settle(item, 0.0)
             detail = f"row {item.request.row_id!r}: {self.what}: {why}"
             raw = error.raw_text if error is not None else None
-            self.runner._finish_failure(self.ctx, item, reason, detail, raw, attempts=1)
+            self.runner.finish_failure(item, reason, detail, raw, attempts=1)
 
 
-def _chunks(items: list[_Item], max_requests: int, max_bytes: int) -> Iterator[list[_Item]]:
+def _chunks(items: list[WorkItem], max_requests: int, max_bytes: int) -> Iterator[list[WorkItem]]:
     """Consecutive jobs within both limits (a request's size: its text, ~4 bytes a token,
     plus the JSON around it)."""
-    chunk: list[_Item] = []
+    chunk: list[WorkItem] = []
     size = 0
     for item in items:
         item_bytes = 4 * item.encoded.tokens_in + 512

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from synthlake.errors import BudgetExceeded, InvalidOutput, LLMError, RateLimited
 from synthlake.lake import short_id
 from synthlake.settings import LLMSpec
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 _ERRORS: dict[str, type[LLMError]] = {
     "rate_limited": RateLimited,
@@ -20,7 +23,7 @@ def ask(
     llm: str | None = None,
     system: str | None = None,
     max_new_tokens: int = 128,
-    settings: Any = None,
+    settings: Settings | None = None,
 ) -> str:
     """Answer one question with the configured LLM (or ``llm``, a provider:model spec).
 

@@ -11,9 +11,12 @@ import csv
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from synthlake.errors import SettingsError
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ class PriceTable:
         return cls(prices=prices, source=str(path))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> PriceTable:
+    def from_settings(cls, settings: Settings) -> PriceTable:
         return cls.load(Path(settings.project_dir) / PRICES_FILE)
 
     @classmethod

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import (
     AsyncRetrying,
@@ -27,6 +27,9 @@ from tenacity import (
 )
 
 from synthlake.llm.providers.base import ProviderError
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ class RetryPolicy:
     max_total_s: float = 600.0  # waits + attempts of one request, bounded
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> RetryPolicy:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> RetryPolicy:
         values = {
             "max_retries": settings.llm_max_retries,
             "max_total_s": max(60.0, settings.llm_timeout_s * (settings.llm_max_retries + 1)),

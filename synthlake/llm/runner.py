@@ -31,9 +31,8 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from synthlake.errors import LLMStageFailed
 from synthlake.lake import Lake, new_run_id, short_id
@@ -58,12 +57,18 @@ from synthlake.llm.types import (
     LLMRequest,
     LLMResponse,
     LLMResult,
-    Message,
     RequestRejected,
     failure_kind,
     normalize_messages,
 )
+from synthlake.llm.work import (  # PROGRESS_LISTENERS: read here by synthlake/progress.py
+    PROGRESS_LISTENERS as PROGRESS_LISTENERS,
+)
+from synthlake.llm.work import Progress, RunContext, Validator, WorkItem
 from synthlake.redact import redact_uri
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,74 +79,6 @@ CONFIG_FAILURES_BEFORE_STOP = 3
 # Failures that are a user's own limit, not the provider's health: never fail a stage.
 NOT_A_FAULT = frozenset({"budget_exceeded"})
 T = TypeVar("T")
-Validator = Callable[[str], Any]
-
-
-@dataclass(slots=True)
-class _Item:
-    index: int
-    request: LLMRequest
-    messages: tuple[Message, ...]
-    params: GenerationParams
-    key: str
-    encoded: Encoded
-
-
-@dataclass(slots=True)
-class _RunContext:
-    run_id: str
-    store: LLMStore
-    stats: RunStats
-    started: datetime
-    validate: Validator | None
-    record_invalid: bool
-    results: list[LLMResult | None]
-    followers: dict[str, list[_Item]]
-    progress: _Progress
-
-    @property
-    def ingest_date(self) -> str:
-        return self.started.strftime("%Y-%m-%d")
-
-
-class _Progress:
-    """Logs how far a long batch is, at most every 30 s: requests finished (answered from
-    the provider, from the cache, failed) out of the batch's total.
-
-    ``step`` only counts; ``report`` logs, and is called once a unit of work is over (a
-    remote request, a local forward pass), so that a line never says 1 done while a whole
-    batch of answers has come back."""
-
-    def __init__(self, total: int, what: str) -> None:
-        self.total, self.what = total, what
-        self.answered = self.cached = self.failed = 0
-        self._last = time.monotonic()
-
-    @property
-    def done(self) -> int:
-        return self.answered + self.cached + self.failed
-
-    def step(self, *, ok: bool = True, cached: bool = False) -> None:
-        if not ok:
-            self.failed += 1
-        elif cached:
-            self.cached += 1
-        else:
-            self.answered += 1
-
-    def report(self) -> None:
-        now = time.monotonic()
-        if now - self._last >= 30 and self.total:
-            self._last = now
-            log.info(
-                "%s: %d/%d requests done (%d answered, %d cached, %d failed)",
-                self.what,
-                self.done,
-                self.total,
-                self.answered,
-                self.cached,
-                self.failed,
-            )
 
 
 class LLMRunner:
@@ -152,7 +89,7 @@ class LLMRunner:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         stage: str | None = None,
         spec: Any = None,
@@ -215,7 +152,7 @@ class LLMRunner:
         self.lake.ensure()
         store = LLMStore.open(self.lake.cache)
         stats = RunStats(run_id=run_id, requests=len(requests))
-        ctx = _RunContext(
+        ctx = RunContext(
             run_id=run_id,
             store=store,
             stats=stats,
@@ -224,9 +161,10 @@ class LLMRunner:
             record_invalid=record_invalid,
             results=[None] * len(requests),
             followers={},
-            progress=_Progress(len(requests), what),
+            progress=Progress(len(requests), what),
         )
         mark_active(run_id, True)
+        ctx.progress.notify()
         try:
             if not provider.remote:
                 await asyncio.to_thread(provider.load)
@@ -234,7 +172,7 @@ class LLMRunner:
             leaders = self._answer_from_cache(ctx, items)
             if leaders:
                 if uses_batch_api(self.settings, provider):
-                    await BatchSession(self, ctx).run(leaders)
+                    await BatchSession(_BatchLink(self, ctx), ctx).run(leaders)
                 elif provider.remote:
                     await self._run_remote(ctx, leaders)
                 else:
@@ -250,6 +188,7 @@ class LLMRunner:
             self.last_stats = stats
             self._add_to_totals(stats)
         log.info("%s run %s: %s", what, run_id, stats.as_log())
+        ctx.progress.notify()
         missing = [i for i, r in enumerate(ctx.results) if r is None]
         if missing:  # a bug, not a provider problem: say so loudly
             raise RuntimeError(f"LLM runner left {len(missing)} requests without a result")
@@ -263,7 +202,7 @@ class LLMRunner:
         """
         ctx_store = None
         try:
-            items: list[_Item] = []
+            items: list[WorkItem] = []
             rejected = 0
             for index, request in enumerate(requests):
                 try:
@@ -294,7 +233,7 @@ class LLMRunner:
         return tokens_in, tokens_out, usd, len(seen)
 
     # --- preparation -------------------------------------------------------------------
-    def _prepare_one(self, index: int, request: LLMRequest, *, exact_tokens: bool) -> _Item:
+    def _prepare_one(self, index: int, request: LLMRequest, *, exact_tokens: bool) -> WorkItem:
         provider = self.provider
         messages = normalize_messages(request.row_id, request.messages)
         params = request.params.resolved(self.settings.llm_max_new_tokens)
@@ -323,12 +262,12 @@ class LLMRunner:
             params=params,
             model_fingerprint=getattr(provider, "fingerprint", ""),
         )
-        return _Item(index, request, messages, params, key, encoded)
+        return WorkItem(index, request, messages, params, key, encoded)
 
     def _prepare(
-        self, ctx: _RunContext, requests: Sequence[LLMRequest], *, exact_tokens: bool
-    ) -> list[_Item]:
-        items: list[_Item] = []
+        self, ctx: RunContext, requests: Sequence[LLMRequest], *, exact_tokens: bool
+    ) -> list[WorkItem]:
+        items: list[WorkItem] = []
         journal = []
         for index, request in enumerate(requests):
             try:
@@ -351,7 +290,7 @@ class LLMRunner:
         ctx.store.journal(journal)
         return items
 
-    def _answer_from_cache(self, ctx: _RunContext, items: list[_Item]) -> list[_Item]:
+    def _answer_from_cache(self, ctx: RunContext, items: list[WorkItem]) -> list[WorkItem]:
         """Answer cache hits; group duplicates behind one leader; return the leaders.
 
         With ``llm_retry_quarantined`` the cache is not read (it is still written): the
@@ -360,7 +299,7 @@ class LLMRunner:
         read_cache = self.settings.llm_cache and not self.settings.llm_retry_quarantined
         hits = ctx.store.get_many(i.key for i in items) if read_cache else {}
         journal = []
-        leaders: list[_Item] = []
+        leaders: list[WorkItem] = []
         for item in items:
             hit = hits.get(item.key)
             if hit is not None:
@@ -376,7 +315,7 @@ class LLMRunner:
         return leaders
 
     # --- remote ------------------------------------------------------------------------
-    async def _run_remote(self, ctx: _RunContext, leaders: list[_Item]) -> None:
+    async def _run_remote(self, ctx: RunContext, leaders: list[WorkItem]) -> None:
         provider = self.provider
         settings = self.settings
         limiter = ProviderLimiter(settings.llm_requests_per_minute, settings.llm_tokens_per_minute)
@@ -399,11 +338,11 @@ class LLMRunner:
 
     async def _one_remote(
         self,
-        ctx: _RunContext,
+        ctx: RunContext,
         client: Any,
         limiter: ProviderLimiter,
         on_error: Callable[[ProviderError], None],
-        item: _Item,
+        item: WorkItem,
     ) -> None:
         provider = self.provider
         if self._stopped is not None:
@@ -467,10 +406,10 @@ class LLMRunner:
         self._finish_fresh(ctx, item, answer, attempts=attempts, cost=actual)
 
     # --- local -------------------------------------------------------------------------
-    async def _run_local(self, ctx: _RunContext, leaders: list[_Item]) -> None:
+    async def _run_local(self, ctx: RunContext, leaders: list[WorkItem]) -> None:
         provider = self.provider
         batch_size = self.settings.llm_batch_size
-        groups: dict[GenerationParams, list[_Item]] = collections.defaultdict(list)
+        groups: dict[GenerationParams, list[WorkItem]] = collections.defaultdict(list)
         for item in leaders:
             groups[item.params].append(item)
         for params, group in groups.items():
@@ -603,8 +542,8 @@ class LLMRunner:
     # --- finishing ---------------------------------------------------------------------
     def _finish_fresh(
         self,
-        ctx: _RunContext,
-        item: _Item,
+        ctx: RunContext,
+        item: WorkItem,
         answer: CachedResponse,
         *,
         attempts: int,
@@ -632,8 +571,8 @@ class LLMRunner:
 
     def _finish_answer(
         self,
-        ctx: _RunContext,
-        item: _Item,
+        ctx: RunContext,
+        item: WorkItem,
         answer: CachedResponse,
         *,
         cached: bool,
@@ -727,8 +666,8 @@ class LLMRunner:
 
     def _finish_failure(
         self,
-        ctx: _RunContext,
-        item: _Item,
+        ctx: RunContext,
+        item: WorkItem,
         reason: str,
         detail: str,
         raw_text: str | None,
@@ -767,7 +706,7 @@ class LLMRunner:
         )
 
     def _record_failure(
-        self, ctx: _RunContext, failure: LLMFailure
+        self, ctx: RunContext, failure: LLMFailure
     ) -> list[tuple[str, str, dict[str, Any]]]:
         """The journal rows (a failed call and its failure) of a request with no answer."""
         ctx.stats.failed[failure.reason] += 1
@@ -800,7 +739,7 @@ class LLMRunner:
             ("failure", ctx.run_id, self._failure_row(ctx, failure, now)),
         ]
 
-    def _failure_row(self, ctx: _RunContext, failure: LLMFailure, now: datetime) -> dict[str, Any]:
+    def _failure_row(self, ctx: RunContext, failure: LLMFailure, now: datetime) -> dict[str, Any]:
         return failure_row(
             call_id=failure.call_id,
             run_id=ctx.run_id,
@@ -832,7 +771,7 @@ class LLMRunner:
         self.lake.ensure()
         now = datetime.now(UTC)
         with LLMStore.open(self.lake.cache) as store:
-            ctx = _RunContext(
+            ctx = RunContext(
                 run_id=run_id,
                 store=store,
                 stats=RunStats(run_id=run_id),
@@ -841,7 +780,7 @@ class LLMRunner:
                 record_invalid=True,
                 results=[],
                 followers={},
-                progress=_Progress(0, "quarantine"),
+                progress=Progress(0, "quarantine"),
             )
             rows = []
             for failure in failures:
@@ -863,6 +802,33 @@ class LLMRunner:
             flush_journal(store, self.lake, run_id)
 
 
+class _BatchLink:
+    """The runner as a ``BatchSession`` sees it (``work.RunnerForBatch``), for one run."""
+
+    def __init__(self, runner: LLMRunner, ctx: RunContext) -> None:
+        self._runner = runner
+        self._ctx = ctx
+        self.provider = runner.provider
+        self.settings = runner.settings
+        self.stage = runner.stage
+        self.budget = runner.budget
+        self.prices = runner.prices
+        self.retry = runner.retry
+
+    async def run_online(self, items: list[WorkItem]) -> None:
+        await self._runner._run_remote(self._ctx, items)
+
+    def finish_answer(
+        self, item: WorkItem, answer: CachedResponse, *, attempts: int, cost: float | None
+    ) -> None:
+        self._runner._finish_fresh(self._ctx, item, answer, attempts=attempts, cost=cost)
+
+    def finish_failure(
+        self, item: WorkItem, reason: str, detail: str, raw_text: str | None, *, attempts: int
+    ) -> None:
+        self._runner._finish_failure(self._ctx, item, reason, detail, raw_text, attempts=attempts)
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to completion from sync code, even when an event loop is already
     running in this thread (a notebook, an async Prefect task): then on a private loop in a
@@ -882,7 +848,7 @@ def _short_error(exc: BaseException, limit: int = 1500) -> str:
 
 def run_batch(
     requests: Sequence[LLMRequest],
-    settings: Any,
+    settings: Settings,
     *,
     stage: str | None = None,
     spec: Any = None,

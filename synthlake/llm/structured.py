@@ -18,11 +18,14 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from synthlake.llm.types import LLMFailure, LLMRequest, LLMResponse, Message, normalize_messages
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +183,7 @@ def complete_structured(
     schema: Schema,
     *,
     runner: Any = None,
-    settings: Any = None,
+    settings: Settings | None = None,
     stage: str | None = None,
     max_repairs: int = 2,
 ) -> list[StructuredResult]:

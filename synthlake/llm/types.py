@@ -1,6 +1,6 @@
 """The records of the LLM layer: requests, generation params, responses and failures.
 
-Plain ``@dataclass(slots=True)`` records (CONVENTIONS 7): they cross threads and process
+Plain ``@dataclass(slots=True)`` records, one definition each: they cross threads and process
 boundaries and are built by the thousand, so they stay cheap and free of pydantic
 validation; ``normalize_messages`` is the one place where input is checked and cleaned.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from synthlake.errors import LLMError
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[str, ...] = ("system", "user", "assistant")
@@ -205,8 +207,10 @@ class LLMFailure:
 LLMResult = LLMResponse | LLMFailure
 
 
-class RequestRejected(ValueError):
-    """A request that cannot be sent at all; becomes an ``LLMFailure``, never escapes."""
+class RequestRejected(LLMError, ValueError):
+    """A request that cannot be sent at all; becomes an ``LLMFailure``, never escapes.
+
+    Also a ``ValueError`` (it is bad input), as it was before it joined the tree."""
 
     def __init__(self, reason: FailureReason, detail: str) -> None:
         super().__init__(detail)

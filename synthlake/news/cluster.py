@@ -1,18 +1,26 @@
 """Articles into stories: agglomerative clustering on cosine and shared names, in a time window.
 
 A story is a cluster of the agglomerative hierarchical clustering of the articles
-(scikit-learn, ``average`` or ``complete`` linkage, cut at ``news_cluster_distance_threshold``)
-under the distance ``1 - (cos + w * E)``: ``cos`` is the cosine of the article vectors, ``w``
-is ``news_cluster_entity_weight`` and ``E`` the share of named entities the two articles have
-in common: the overlap coefficient of their entity sets (capitalised names and telling
-figures of title, subtitle and lead, see ``synthlake.news.text.entity_candidates``), each
-entity weighted by its inverse document frequency in the batch, i.e. the weight of the
-entities they share over the smaller of their two totals (plus ``ENTITY_PRIOR``, so that
-one shared common name is not a full match). Real news needs it beside the
-embedding: two strikes in two cities, or two earthquakes a day apart, read alike to a
-sentence encoder (same template, same words) and differ in their places, people and
-figures; a photo gallery or a live update with almost no text still names the place of its
-story. Rare names count more than ``Roma`` or ``INGV``.
+(scikit-learn, ``average`` or ``complete`` linkage, cut at
+``news_cluster_distance_threshold``) under the distance ``1 - (cos + w * E - v * F)``:
+``cos`` is the cosine of the article vectors, ``w`` is ``news_cluster_entity_weight`` and
+``E`` the share of named entities the two articles have in common: the overlap coefficient
+of their entity sets (capitalised names and telling figures of title, subtitle and lead, see
+``synthlake.news.text.entity_candidates``), each entity weighted by its inverse document
+frequency in the batch, i.e. the weight of the entities they share over the smaller of their
+two totals (plus ``ENTITY_PRIOR``, so that one shared common name is not a full match). Real
+news needs it beside the embedding: two strikes in two cities, or two earthquakes a day
+apart, read alike to a sentence encoder (same template, same words) and differ in their
+places, people and figures; a photo gallery or a live update with almost no text still names
+the place of its story. Rare names count more than ``Roma`` or ``INGV``.
+
+``F`` is the figure check, weighted by ``news_cluster_figure_penalty`` (``v``): when both
+articles give figures (a magnitude and its time, a score, the index close, a fuel price)
+and share none of them, ``F`` is 1 (in general: 1 - shared figures / the smaller count,
+0 when one of them gives none). Recurring bulletins are told from the same template with
+new figures every day, and so are two earthquakes a day apart: a sentence encoder and the
+shared names (``Ftse Mib``, ``Piazza Affari``, ``INGV``) call them one story, the figures
+do not. Updates of one story repeat its key figures beside their new ones.
 
 The result is a partition (no article in two clusters), and membership is transitive by
 construction. Two articles published more than ``news_cluster_window_days`` apart (times
@@ -48,13 +56,16 @@ import logging
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from synthlake.lake import short_id
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +97,7 @@ class ClusterParams:
     entity_weight: float = 0.6  # w in 1 - (cos + w * E); 0: cosine only
     window_widening: float = 1.0  # a pair's window: window_days * (1 + widening * E)
     entity_prior: float = ENTITY_PRIOR
+    figure_penalty: float = 0.5  # v in 1 - (cos + w * E - v * F); 0: figures only count in E
     max_component: int = 4000
     block_rows: int = 1024  # rows per similarity block (memory: block_rows x window rows)
 
@@ -100,17 +112,20 @@ class ClusterParams:
             raise ValueError(f"entity_weight must be in [0, 1], got {self.entity_weight}")
         if self.entity_prior < 0:
             raise ValueError(f"entity_prior must be >= 0, got {self.entity_prior}")
+        if self.figure_penalty < 0:
+            raise ValueError(f"figure_penalty must be >= 0, got {self.figure_penalty}")
         if self.window_widening < 0:
             raise ValueError(f"window_widening must be >= 0, got {self.window_widening}")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ClusterParams:
+    def from_settings(cls, settings: Settings) -> ClusterParams:
         return cls(
             distance_threshold=settings.news_cluster_distance_threshold,
             linkage=settings.news_cluster_linkage,
             window_days=settings.news_cluster_window_days,
             entity_weight=settings.news_cluster_entity_weight,
             window_widening=settings.news_cluster_window_widening,
+            figure_penalty=settings.news_cluster_figure_penalty,
         )
 
 
@@ -151,6 +166,8 @@ class EntityIndex:
     weighted: Any  # incidence * idf
     totals: np.ndarray  # (n,) the weight of each article's entities
     prior: float = ENTITY_PRIOR
+    figures: Any = None  # scipy.sparse.csr_matrix (n, figures), 0/1: the ``#`` entities
+    figure_counts: np.ndarray | None = None  # (n,) how many figures each article gives
 
     @classmethod
     def build(cls, entities: Sequence[Collection[str]], prior: float = ENTITY_PRIOR) -> EntityIndex:
@@ -171,12 +188,22 @@ class EntityIndex:
         idf = (np.log((n + 1.0) / (df + 0.5)) / np.log((n + 1.0) / 1.5)).astype(np.float32)
         weighted = incidence.multiply(idf[None, :]).tocsr()
         totals = np.asarray(weighted.sum(axis=1), dtype=np.float64).ravel()
-        return cls(incidence, weighted, totals, prior)
+        figure_columns = [k for e, k in vocabulary.items() if e.startswith("#")]
+        figures = incidence[:, figure_columns].tocsr()
+        counts = np.asarray(figures.sum(axis=1), dtype=np.float64).ravel()
+        return cls(incidence, weighted, totals, prior, figures, counts)
 
     def take(self, rows: Sequence[int] | np.ndarray) -> EntityIndex:
         """The index restricted to (and reordered as) ``rows``; the IDF stays the batch's."""
         rows = np.asarray(rows)
-        return EntityIndex(self.incidence[rows], self.weighted[rows], self.totals[rows], self.prior)
+        return EntityIndex(
+            self.incidence[rows],
+            self.weighted[rows],
+            self.totals[rows],
+            self.prior,
+            None if self.figures is None else self.figures[rows],
+            None if self.figure_counts is None else self.figure_counts[rows],
+        )
 
     def overlap(self, rows: slice, cols: slice) -> np.ndarray:
         """``E``: shared weight / (the smaller total + the prior), in [0, 1]."""
@@ -185,6 +212,32 @@ class EntityIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             overlap = np.where(smaller > 0, shared / (smaller + self.prior), 0.0)
         return overlap.astype(np.float32)
+
+    def figure_conflict(self, rows: slice, cols: slice) -> np.ndarray:
+        """``F``: 1 - shared figures / the smaller count, in [0, 1]; 0 when one gives none.
+
+        Two articles that both give figures (a magnitude and its time, a score, the index
+        close and the spread, a fuel price) and share none of them tell different events:
+        the market close of Monday and that of Tuesday, two earthquakes. Updates of one
+        story repeat its key figures (the magnitude, the death toll) beside their new ones.
+        """
+        if self.figures is None or self.figure_counts is None:
+            return np.zeros((len(self.totals[rows]), len(self.totals[cols])), dtype=np.float32)
+        shared = (self.figures[rows] @ self.figures[cols].T).toarray()
+        smaller = np.minimum(self.figure_counts[rows][:, None], self.figure_counts[cols][None, :])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            conflict = np.where(smaller > 0, 1.0 - shared / smaller, 0.0)
+        return conflict.astype(np.float32)
+
+    def figure_conflict_pairs(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """``F`` of the pairs ``(i[k], j[k])`` only: what a sparse candidate list costs."""
+        if self.figures is None or self.figure_counts is None or len(i) == 0:
+            return np.zeros(len(i), dtype=np.float32)
+        shared = np.asarray(self.figures[i].multiply(self.figures[j]).sum(axis=1)).ravel()
+        smaller = np.minimum(self.figure_counts[i], self.figure_counts[j])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            conflict = np.where(smaller > 0, 1.0 - shared / smaller, 0.0)
+        return conflict.astype(np.float32)
 
 
 def article_entities(
@@ -217,12 +270,15 @@ def _pair_block(
     params: ClusterParams,
     rows: slice,
     cols: slice,
+    above: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(similarity ``cos + w * E``, within the window) of a block of rows against columns.
+    """(similarity ``cos + w * E - v * F``, within the window) of a block of rows against columns.
 
     The window of a pair is ``window_days * (1 + window_widening * E)``: a story whose
     articles share their rare names (a live blog, the follow-ups of a big story) may span
-    more days than two articles that only read alike. A NaN time has no window.
+    more days than two articles that only read alike. A NaN time has no window. With
+    ``above``, ``F`` is only computed for the pairs whose ``cos + w * E`` exceeds it (the
+    candidate edges: ``F`` only lowers a similarity, the others stay below anyway).
     """
     block = vectors[rows] @ vectors[cols].T
     window = np.float32(params.window_days * DAY_S)
@@ -230,6 +286,14 @@ def _pair_block(
         overlap = entities.overlap(rows, cols)
         block = block + params.entity_weight * overlap
         window = window * (1.0 + params.window_widening * overlap)
+        if params.figure_penalty > 0 and above is None:
+            block = block - params.figure_penalty * entities.figure_conflict(rows, cols)
+        elif params.figure_penalty > 0:
+            bi, bj = np.nonzero(block > above)
+            conflict = entities.figure_conflict_pairs(
+                bi + (rows.start or 0), bj + (cols.start or 0)
+            )
+            block[bi, bj] -= params.figure_penalty * conflict
     with np.errstate(invalid="ignore"):
         # NaN (an undated article) compares False: no window for its pairs
         inside = ~(np.abs(times_s[cols][None, :] - times_s[rows][:, None]) > window)
@@ -244,7 +308,7 @@ def candidate_edges(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i < j, rows sorted by time) within the window and closer than the threshold.
 
-    Returns (i, j, pair similarity ``cos + w * E``, the cosine alone without ``entities``).
+    Returns (i, j, pair similarity ``cos + w * E - v * F``, the cosine alone without ``entities``).
     Rows must already be in time order, undated rows (NaN) last: the dated rows are compared
     block by block with the rows of their widest window, the undated ones with every row
     (no window applies to them).
@@ -263,7 +327,7 @@ def candidate_edges(
         # undated rows against every earlier row (all dated ones, earlier undated ones)
         stop = min(n, start + params.block_rows)
         block, _ = _pair_block(
-            vectors, times_s, entities, params, slice(start, stop), slice(0, stop)
+            vectors, times_s, entities, params, slice(start, stop), slice(0, stop), min_sim
         )
         mask = (np.arange(stop)[None, :] < np.arange(start, stop)[:, None]) & (block > min_sim)
         bi, bj = np.nonzero(mask)
@@ -274,7 +338,7 @@ def candidate_edges(
         stop = min(dated, start + params.block_rows)
         hi = int(np.searchsorted(times_s[:dated], times_s[stop - 1] + widest, side="right"))
         block, inside = _pair_block(  # (stop-start, hi-start)
-            vectors, times_s, entities, params, slice(start, stop), slice(start, hi)
+            vectors, times_s, entities, params, slice(start, stop), slice(start, hi), min_sim
         )
         ii = np.arange(start, stop)[:, None]
         jj = np.arange(start, hi)[None, :]

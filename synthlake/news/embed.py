@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +25,9 @@ import pyarrow as pa
 from synthlake.embeddings import Embedder, embedder_model_name, normalize_rows
 from synthlake.lake import short_id
 from synthlake.news.text import chunks, lead
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class EmbeddingKey:
     text_mode: str
 
     @classmethod
-    def from_settings(cls, settings: Any) -> EmbeddingKey:
+    def from_settings(cls, settings: Settings) -> EmbeddingKey:
         return cls(settings.embedder, settings.news_embed_text)
 
     def embedding_id(self, article_id: str, content_hash: str) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,9 @@ import pyarrow as pa
 from synthlake.embeddings import get_embedder, normalize_rows
 from synthlake.news.embed import EmbeddingKey, vectors_of
 from synthlake.news.text import chunks
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,9 @@ def summary_vectors(texts: list[str], embedder: Any) -> np.ndarray:
     return normalize_rows(sums)
 
 
-def stale_qa_ids(summaries: pa.Table, scored: pa.Table | None, settings: Any) -> set[str] | None:
+def stale_qa_ids(
+    summaries: pa.Table, scored: pa.Table | None, settings: Settings
+) -> set[str] | None:
     """QA ids to (re)score: new ones, and those scored under other settings; None = all."""
     if scored is None or scored.num_rows == 0:
         return None
@@ -120,7 +125,7 @@ def stale_qa_ids(summaries: pa.Table, scored: pa.Table | None, settings: Any) ->
 def score_summaries(
     summaries: pa.Table,
     sources: pa.Table,
-    settings: Any,
+    settings: Settings,
     *,
     only: set[str] | None = None,
     embedder: Any = None,

@@ -37,7 +37,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -58,6 +58,9 @@ from synthlake.news.text import clean_paragraphs
 from synthlake.news.validate import check_summary, clean_summary
 from synthlake.prompts import Prompt, PromptError, load_prompt
 from synthlake.sampling import seeded_selection
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +127,7 @@ class SummaryConfig:
     max_depth: int = MAX_DEPTH
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SummaryConfig:
+    def from_settings(cls, settings: Settings) -> SummaryConfig:
         return cls(
             context_tokens=settings.news_summary_context_tokens,
             source_tokens=settings.news_summary_source_tokens,
@@ -536,7 +539,7 @@ def clusters_from_sources(sources: pa.Table) -> list[Cluster]:
 
 def summarize_cluster_sources(
     sources: pa.Table,
-    settings: Any,
+    settings: Settings,
     *,
     skip_qa_ids: set[str] | frozenset[str] = frozenset(),
     runner: Any = None,

@@ -151,6 +151,7 @@ _NOT_ENTITIES = frozenset(
 _NAME = re.compile(r"[^\W\d_][\w\-]*", re.UNICODE)
 _NUMBER = re.compile(r"[+\-]?\d[\d.,:%]*\d%?|\d%?")
 _CLAUSE = re.compile(r"(?<=[.!?:;])\s+|\n+|[«\"“(]")
+_PER_CENTO = re.compile(r"(\d)\s+per\s?cento\b", re.IGNORECASE)  # "40 per cento" is "40%"
 
 
 def _fold(word: str) -> str:
@@ -164,8 +165,9 @@ def entity_candidates(*texts: str | None) -> tuple[set[str], set[str]]:
     Names are capitalised words inside a sentence or title (Italian capitalises names, not
     common nouns, months or days), case-folded, without accents. Figures are numbers that
     tell a story apart (a magnitude ``4.2``, a time ``3:12``, a score, a share ``+0,6%``),
-    not days of the month or years. A capitalised word that opens a sentence may be a name
-    or not: it is returned apart, and counts when the same word is a name elsewhere.
+    not days of the month or years; ``40 per cento`` is the figure ``40%``. A capitalised
+    word that opens a sentence may be a name or not: it is returned apart, and counts when
+    the same word is a name elsewhere.
     """
     names: set[str] = set()
     initial: set[str] = set()
@@ -179,7 +181,7 @@ def entity_candidates(*texts: str | None) -> tuple[set[str], set[str]]:
                     if folded not in _NOT_ENTITIES and len(folded) > 1:
                         (initial if first else names).add(folded)
                 first = False
-            for match in _NUMBER.finditer(clause):
+            for match in _NUMBER.finditer(_PER_CENTO.sub(r"\1%", clause)):
                 number = match.group(0).strip(".,:")
                 plain = number.lstrip("+-")
                 if plain.isdigit() and (

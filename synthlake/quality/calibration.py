@@ -28,10 +28,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import SettingsError
 from synthlake.quality.judge import JudgeTask, load_dimensions, render_sources, run_tasks
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +357,7 @@ def _run_lines(run: JudgeRun, n_items: int) -> list[str]:
 # --- running --------------------------------------------------------------------------
 
 
-def _tasks(items: Sequence[CalibrationItem], settings: Any) -> list[JudgeTask]:
+def _tasks(items: Sequence[CalibrationItem], settings: Settings) -> list[JudgeTask]:
     known = load_dimensions()
     tasks = []
     for item in items:
@@ -400,7 +403,7 @@ def threshold_table(
 
 
 def judge_run(
-    items: Sequence[CalibrationItem], settings: Any, llm: str, *, runner: Any = None
+    items: Sequence[CalibrationItem], settings: Settings, llm: str, *, runner: Any = None
 ) -> JudgeRun:
     """Ask the judge ``llm`` (provider:model[@url]) about every labelled item."""
     from synthlake.settings import LLMSpec
@@ -433,7 +436,7 @@ def judge_run(
 
 
 def calibrate(
-    settings: Any,
+    settings: Settings,
     judge: str | None = None,
     second_judge: str | None = None,
     *,

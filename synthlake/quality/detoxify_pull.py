@@ -43,10 +43,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from synthlake.errors import DependencyMissing, SynthlakeError
 from synthlake.model_cache import locked, model_cache_dir, place, temp_sibling
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +128,12 @@ class PullResult:
         }
 
 
-def detoxify_dir(settings: Any, model_type: str) -> Path:
+def detoxify_dir(settings: Settings, model_type: str) -> Path:
     """Where a pull of ``model_type`` lives in the model cache."""
     return model_cache_dir(settings) / "detoxify" / model_type
 
 
-def pulled_source(settings: Any, model_type: str) -> tuple[Path, Path] | None:
+def pulled_source(settings: Settings, model_type: str) -> tuple[Path, Path] | None:
     """(checkpoint, config dir) of a finished pull of ``model_type``, or None."""
     folder = detoxify_dir(settings, model_type)
     try:
@@ -145,8 +148,10 @@ def pulled_source(settings: Any, model_type: str) -> tuple[Path, Path] | None:
 
 
 # --- downloading ----------------------------------------------------------------------------
-class _Transient(Exception):
+class _Transient(SynthlakeError):
     """A failure worth another try (connection lost, 5xx, 429)."""
+
+    transient = True
 
 
 def _with_retries(action: Callable[[], T], attempts: int) -> T:
@@ -281,7 +286,7 @@ def _check(
 
 # --- the entry point ------------------------------------------------------------------------
 def pull_detoxify(
-    settings: Any,
+    settings: Settings,
     model_type: str | None = None,
     *,
     release: Release | None = None,
@@ -366,7 +371,7 @@ def pull_detoxify(
     )
 
 
-def pull_command(settings: Any, name: str, model_type: str | None = None) -> str:
+def pull_command(settings: Settings, name: str, model_type: str | None = None) -> str:
     """``synthlake models pull <name>``: pull, then say what was placed (one line per file)."""
     if name.lower() != "detoxify":
         raise PullError(f"nothing to pull named {name!r}: the one model to pull is 'detoxify'")

@@ -25,16 +25,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from synthlake.errors import SettingsError
+from synthlake.errors import InvalidOutput, SettingsError
 from synthlake.lake import Lake
 from synthlake.llm.types import left_for_next_run
 from synthlake.llm.unfinished import record_unfinished
 from synthlake.sampling import seeded_selection
 from synthlake.settings import PROJECT_DIR
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +87,10 @@ JUDGEMENTS_SCHEMA = pa.schema(
 # --- strict parsing ----------------------------------------------------------------------
 
 
-class JudgeParseError(ValueError):
-    """The judge's answer does not start with a score line; the message is sent back."""
+class JudgeParseError(InvalidOutput, ValueError):
+    """The judge's answer does not start with a score line; the message is sent back.
+
+    Also a ``ValueError``: ``parse_judgement`` is public and callers catch that."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +192,9 @@ def load_dimensions(rows: Iterable[Mapping[str, Any]] | Path | None = None) -> d
     return out
 
 
-def dimensions_for(settings: Any, domain: str, known: Mapping[str, Dimension]) -> list[Dimension]:
+def dimensions_for(
+    settings: Settings, domain: str, known: Mapping[str, Dimension]
+) -> list[Dimension]:
     """The dimensions configured for ``domain``; a name the seed lacks is a settings error."""
     names = (
         settings.judge_dimensions_news
@@ -291,7 +298,7 @@ def _judged_question(domain: str, question: str) -> str:
 def plan_tasks(
     pairs: pa.Table,
     known: Mapping[str, Dimension],
-    settings: Any,
+    settings: Settings,
     *,
     done: pa.Table | None = None,
     judge_llm: str,
@@ -348,7 +355,7 @@ def plan_tasks(
 
 def run_tasks(
     tasks: Sequence[JudgeTask],
-    settings: Any,
+    settings: Settings,
     *,
     runner: Any = None,
     stage: str = "judge",
@@ -378,7 +385,7 @@ def run_tasks(
 def judge_pairs(
     pairs: pa.Table,
     dimension_rows: Iterable[Mapping[str, Any]] | None,
-    settings: Any,
+    settings: Settings,
     *,
     done: pa.Table | None = None,
     runner: Any = None,

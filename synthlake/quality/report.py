@@ -18,9 +18,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import LakeError
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ PALETTE = ["#2f6690", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#00798c", "#3
 GOOD, BAD, NEUTRAL = "#66a182", "#d1495b", "#9aa5b1"
 
 
-def default_report_path(settings: Any, lake: Any) -> Path:
+def default_report_path(settings: Settings, lake: Any) -> Path:
     return (
         Path(settings.report_path)
         if settings.report_path
@@ -58,7 +61,7 @@ class _Data:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def write_report(settings: Any, lake: Any, path: Path | None = None) -> Path:
+def write_report(settings: Settings, lake: Any, path: Path | None = None) -> Path:
     """Write the HTML report of the lake's warehouse; returns its path.
 
     Raises ``LakeError`` when the warehouse does not exist yet (run ``synthlake run``).
@@ -529,7 +532,7 @@ def _page(
     toxicity: dict[str, Any],
     *,
     lake_root: str,
-    settings: Any,
+    settings: Settings,
 ) -> str:
     generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     items = "".join(

@@ -7,9 +7,12 @@ which thresholds a build used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 THRESHOLDS_SCHEMA = pa.schema(
     [
@@ -26,7 +29,7 @@ THRESHOLDS_SCHEMA = pa.schema(
 )
 
 
-def thresholds_table(settings: Any) -> pa.Table:
+def thresholds_table(settings: Settings) -> pa.Table:
     spec = settings.llm_for("judge")
     row = {
         "thresholds_id": "current",

@@ -26,11 +26,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from synthlake.errors import DependencyMissing
+from synthlake.errors import DependencyMissing, SynthlakeError
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,10 @@ TOXICITY_SCHEMA = pa.schema(
 )
 
 
-class ToxicityUnavailable(RuntimeError):
-    """Detoxify cannot be loaded here; the message says why."""
+class ToxicityUnavailable(SynthlakeError, RuntimeError):
+    """Detoxify cannot be loaded here; the message says why.
+
+    Also a ``RuntimeError``, as it was before it joined the tree (public name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +136,7 @@ def _fingerprint(path: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-def resolve_source(settings: Any) -> DetoxifySource:
+def resolve_source(settings: Settings) -> DetoxifySource:
     """The weights to load, or ``ToxicityUnavailable`` saying what is missing (no loading)."""
     model_type = settings.detoxify_model
     config_dir = settings.detoxify_config_dir
@@ -264,7 +269,7 @@ class _Item:
         return f"{self.qa_id}|{self.field}"
 
 
-def candidate_items(pairs: pa.Table, settings: Any) -> list[_Item]:
+def candidate_items(pairs: pa.Table, settings: Settings) -> list[_Item]:
     """Every non-blank answer (and question, with ``toxicity_on_questions``)."""
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
     items = []
@@ -278,7 +283,7 @@ def candidate_items(pairs: pa.Table, settings: Any) -> list[_Item]:
 
 def score_pairs(
     pairs: pa.Table,
-    settings: Any,
+    settings: Settings,
     *,
     done: pa.Table | None = None,
     model: Any = None,
@@ -368,7 +373,7 @@ def score_pairs(
     return pa.Table.from_pylist(rows, schema=TOXICITY_SCHEMA)
 
 
-def toxicity_status(settings: Any, lake: Any = None) -> dict[str, Any]:
+def toxicity_status(settings: Settings, lake: Any = None) -> dict[str, Any]:
     """For the run summary: can toxicity be scored here, what the last build did, and how
     to enable it when it cannot. Never loads the model.
 

@@ -11,7 +11,7 @@ pairs as (
 
 judgements as (
 
-    select * from {{ ref('int_qa_judgements') }}
+    select * from {{ ref('int_qa_judgements_current') }}
 
 ),
 
@@ -23,17 +23,13 @@ thresholds as (
 
 configured_dimensions as (
 
-    select 'instructions' as domain, unnest(judge_dimensions_instructions) as dimension
-    from thresholds
-    union all
-    select 'news', unnest(judge_dimensions_news)
-    from thresholds
+    select * from {{ ref('int_judge_dimensions_configured') }}
 
 ),
 
 pair_dimensions as (
 
-    select pairs.qa_id, pairs.qa_hash, pairs.domain, pairs.language, configured_dimensions.dimension
+    select pairs.qa_id, pairs.domain, pairs.language, configured_dimensions.dimension
     from pairs
     inner join configured_dimensions on pairs.domain = configured_dimensions.domain
 
@@ -46,10 +42,9 @@ outcomes as (
         judgements.judge_status,
         judgements.score,
     from pair_dimensions
-    left join judgements
+    left join judgements  -- current judgements only: qa_hash is the pair's
         on pair_dimensions.qa_id = judgements.qa_id
         and pair_dimensions.dimension = judgements.dimension
-        and pair_dimensions.qa_hash = judgements.qa_hash
 
 ),
 

@@ -1,33 +1,20 @@
 -- How judge scores are distributed: one row per domain, dimension and score value
 -- (0, 0.5, ..., 5; every value listed, zero counts included), with its share of the
 -- scored pairs and the share at or above it (what a threshold there would keep).
+-- A report of the QA pairs: built after qa_pairs, so that `--select qa_pairs+` (or
+-- @qa_pairs) rebuilds it with them, as when it joined qa_pairs itself.
+-- depends_on: {{ ref('qa_pairs') }}
 with
-
-pairs as (
-
-    select * from {{ ref('qa_pairs') }}
-
-),
 
 judgements as (
 
-    select * from {{ ref('int_qa_judgements') }}
-
-),
-
-thresholds as (
-
-    select * from {{ ref('int_quality_thresholds') }}
+    select * from {{ ref('int_qa_judgements_current') }}
 
 ),
 
 configured_dimensions as (
 
-    select 'instructions' as domain, unnest(judge_dimensions_instructions) as dimension
-    from thresholds
-    union all
-    select 'news', unnest(judge_dimensions_news)
-    from thresholds
+    select * from {{ ref('int_judge_dimensions_configured') }}
 
 ),
 
@@ -40,12 +27,9 @@ score_values as (
 
 scored as (
 
-    select judgements.domain, judgements.dimension, judgements.score
+    select domain, dimension, score
     from judgements
-    inner join pairs
-        on judgements.qa_id = pairs.qa_id
-        and judgements.qa_hash = pairs.qa_hash
-    where judgements.judge_status = 'ok'
+    where judge_status = 'ok'
 
 ),
 

@@ -2,17 +2,14 @@
 -- lowest-scored pairs under SYNTHLAKE_JUDGE_MIN_SCORE (at most
 -- var('worst_examples_per_dimension', 10); ties broken by qa_id). Read these to see what
 -- the judge rejects and whether it is right to.
+-- A report of the QA pairs: built after qa_pairs, so that `--select qa_pairs+` (or
+-- @qa_pairs) rebuilds it with them, as when it joined qa_pairs itself.
+-- depends_on: {{ ref('qa_pairs') }}
 with
-
-pairs as (
-
-    select * from {{ ref('qa_pairs') }}
-
-),
 
 judgements as (
 
-    select * from {{ ref('int_qa_judgements') }}
+    select * from {{ ref('int_qa_judgements_current') }}
 
 ),
 
@@ -25,23 +22,20 @@ thresholds as (
 scored as (
 
     select
-        judgements.judgement_id,
-        judgements.qa_id,
-        judgements.domain,
-        judgements.dimension,
-        judgements.score,
-        judgements.explanation,
-        judgements.judge_llm,
-        judgements.prompt_version,
-        pairs.language,
-        pairs.question,
-        pairs.input,
-        pairs.answer,
+        judgement_id,
+        qa_id,
+        domain,
+        dimension,
+        score,
+        explanation,
+        judge_llm,
+        prompt_version,
+        language,
+        question,
+        input,
+        answer,
     from judgements
-    inner join pairs
-        on judgements.qa_id = pairs.qa_id
-        and judgements.qa_hash = pairs.qa_hash
-    where judgements.judge_status = 'ok'
+    where judge_status = 'ok'
         and judgements.score < (select judge_min_score from thresholds)
 
 ),

@@ -1,10 +1,8 @@
 -- Every LLM call with its estimated cost from the price seed (exact model first, then the
 -- provider's '*' row). A cache hit was paid for by an earlier run: it costs 0 here.
--- Built after every model that calls an LLM, so this run's calls are in (the staging view
--- reads the raw journal, which those models append to while dbt runs):
--- depends_on: {{ ref('int_instructions_translated') }}
--- depends_on: {{ ref('int_news_summaries_generated') }}
--- depends_on: {{ ref('int_qa_judgements') }}
+-- Built after every model that calls an LLM (tag llm_stage), so this run's calls are in
+-- (the staging view reads the raw journal, which those models append to while dbt runs):
+{{ depends_on_llm_stages() }}
 with
 
 calls as (

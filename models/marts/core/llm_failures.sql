@@ -1,10 +1,8 @@
 -- The LLM quarantine: one row per request that produced no usable answer, with the tokens
 -- its call used; is_transient marks reasons a plain rerun may cure.
--- Built after every model that calls an LLM, so this run's calls are in (the staging view
--- reads the raw journal, which those models append to while dbt runs):
--- depends_on: {{ ref('int_instructions_translated') }}
--- depends_on: {{ ref('int_news_summaries_generated') }}
--- depends_on: {{ ref('int_qa_judgements') }}
+-- Built after every model that calls an LLM (tag llm_stage), so this run's calls are in
+-- (the staging view reads the raw journal, which those models append to while dbt runs):
+{{ depends_on_llm_stages() }}
 with
 
 failures as (

@@ -15,7 +15,7 @@ pairs as (
 
 judgements as (
 
-    select * from {{ ref('int_qa_judgements') }}
+    select * from {{ ref('int_qa_judgements_current') }}
 
 ),
 
@@ -37,7 +37,6 @@ configured_judgements as (
     -- int_qa_judgements but do not count)
     select judgements.*
     from judgements
-    inner join pairs on judgements.qa_id = pairs.qa_id and judgements.qa_hash = pairs.qa_hash
     cross join thresholds
     where list_contains(
         case judgements.domain

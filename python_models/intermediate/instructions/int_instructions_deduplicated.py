@@ -1,6 +1,7 @@
 """One row per instruction example: kept, or an exact / near duplicate of which kept row.
 
-Thin dbt Python model (CONVENTIONS 6): the logic is ``synthlake.instructions.dedup``.
+Thin dbt Python model (it reads refs and returns Arrow): the logic is
+``synthlake.instructions.dedup``.
 """
 
 from synthlake.instructions.dedup import DedupConfig, deduplicate

@@ -1,7 +1,8 @@
 """One row per instruction example: the language lingua detects in each turn and overall,
 and whether it disagrees with the dataset's label.
 
-Thin dbt Python model (CONVENTIONS 6): the logic is ``synthlake.instructions.langid``.
+Thin dbt Python model (it reads refs and returns Arrow): the logic is
+``synthlake.instructions.langid``.
 """
 
 from synthlake.instructions.langid import LanguageIdentifier, check_languages

@@ -2,8 +2,8 @@
 translation, or the quarantined attempt with its reasons, or why it is untranslatable.
 
 Incremental: pairs already stored are not planned again, so a rebuild sends nothing to
-the LLM. Thin dbt Python model (CONVENTIONS 6): the logic is
-``synthlake.instructions.translate``.
+the LLM. Thin dbt Python model (it reads refs and returns Arrow): the logic
+is ``synthlake.instructions.translate``.
 """
 
 from synthlake.instructions.translate import SOURCE_COLUMNS, translate_rows
@@ -11,7 +11,7 @@ from synthlake.settings import load_settings
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key="translation_id")
+    dbt.config(materialized="incremental", unique_key="translation_id", tags=["llm_stage"])
     rows = (
         dbt.ref("int_instructions_checked")
         .filter("is_translation_source")

@@ -3,7 +3,7 @@ quarantined answer that never parsed.
 
 Incremental: a pair is judged again only when it changed (qa_hash), or the judge LLM or
 its prompt version did; a rebuild with nothing new sends nothing. Thin dbt Python model
-(CONVENTIONS 6): the logic is ``synthlake.quality.judge``.
+(it reads refs and returns Arrow): the logic is ``synthlake.quality.judge``.
 """
 
 from synthlake.quality.judge import judge_pairs
@@ -11,7 +11,7 @@ from synthlake.settings import load_settings
 
 
 def model(dbt, session):
-    dbt.config(materialized="incremental", unique_key="judgement_id")
+    dbt.config(materialized="incremental", unique_key="judgement_id", tags=["llm_stage"])
     pairs = dbt.ref("int_qa_pairs_unioned").project(
         "qa_id, domain, qa_hash, question, input, answer, language, sources"
     )

@@ -3,7 +3,8 @@ scores, or toxicity_status 'unavailable' with null scores when its weights are n
 
 Incremental: texts already scored by the current model are not scored again; unavailable
 rows are retried at each build (cheap: the model fails to resolve before loading).
-Thin dbt Python model (CONVENTIONS 6): the logic is ``synthlake.quality.toxicity``.
+Thin dbt Python model (it reads refs and returns Arrow): the logic is
+``synthlake.quality.toxicity``.
 """
 
 from synthlake.quality.toxicity import score_pairs

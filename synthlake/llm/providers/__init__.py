@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.llm.providers.base import (
     RETRYABLE_KINDS,
@@ -15,6 +15,9 @@ from synthlake.llm.providers.base import (
     estimate_text_tokens,
     estimate_tokens,
 )
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 __all__ = [
     "RETRYABLE_KINDS",
@@ -30,7 +33,7 @@ __all__ = [
 ]
 
 
-def get_provider(spec: Any, settings: Any, **options: Any) -> Provider:
+def get_provider(spec: Any, settings: Settings, **options: Any) -> Provider:
     """The provider for an ``LLMSpec`` (``settings.llm_for(stage)``).
 
     ``options`` go to the provider's ``from_settings`` (e.g. ``base_url=`` for gemini,

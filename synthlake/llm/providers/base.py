@@ -16,6 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from synthlake.errors import LLMError
 from synthlake.llm.types import GenerationParams, Message
 from synthlake.redact import redact
 
@@ -71,7 +72,7 @@ def connection_kind(exc: BaseException) -> ErrorKind:
     return "connection_error"
 
 
-class ProviderError(Exception):
+class ProviderError(LLMError):
     """One failed attempt, classified. ``retry_after`` is what the server asked for (s)."""
 
     def __init__(

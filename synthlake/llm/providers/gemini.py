@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import DependencyMissing, LLMError
 from synthlake.llm.providers.base import (
@@ -33,6 +33,9 @@ from synthlake.llm.providers.base import (
     estimate_tokens,
 )
 from synthlake.llm.types import GenerationParams, Message
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +110,7 @@ class GeminiProvider:
 
     @classmethod
     def from_settings(
-        cls, spec: Any, settings: Any, *, base_url: str | None = None
+        cls, spec: Any, settings: Settings, *, base_url: str | None = None
     ) -> GeminiProvider:
         key = settings.gemini_api_key.get_secret_value() if settings.gemini_api_key else None
         return cls(

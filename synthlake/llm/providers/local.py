@@ -28,12 +28,15 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import DependencyMissing, LLMError
 from synthlake.llm.providers.base import Completion, Encoded
 from synthlake.llm.types import GenerationParams, Message
 from synthlake.model_cache import file_sha256, locked, model_cache_dir, temp_sibling
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,8 @@ def _import_torch_transformers() -> tuple[Any, Any]:
 
 @contextlib.contextmanager
 def _quiet_transformers(transformers: Any) -> Iterator[None]:
-    """No progress bars or advisory warnings while loading (library code, CONVENTIONS 11)."""
+    """No progress bars or advisory warnings while loading (library code logs
+    through ``logging`` only; a run's own progress display is the CLI's)."""
     hf_logging = transformers.utils.logging
     bars = hf_logging.is_progress_bar_enabled()
     level = hf_logging.get_verbosity()
@@ -391,7 +395,7 @@ class LocalTransformersProvider:
         self.batches_run = 0  # forward-pass batches, for tests and benchmarks
 
     @classmethod
-    def from_settings(cls, spec: Any, settings: Any) -> LocalTransformersProvider:
+    def from_settings(cls, spec: Any, settings: Settings) -> LocalTransformersProvider:
         return cls(
             spec.model,
             cache_root=model_cache_dir(settings),

@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import DependencyMissing, LLMError
 from synthlake.llm.providers.base import (
@@ -33,6 +33,9 @@ from synthlake.llm.providers.base import (
     estimate_tokens,
 )
 from synthlake.llm.types import GenerationParams, Message
+
+if TYPE_CHECKING:
+    from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class OpenAICompatProvider:
         self._context_tokens = context_tokens
 
     @classmethod
-    def from_settings(cls, spec: Any, settings: Any) -> OpenAICompatProvider:
+    def from_settings(cls, spec: Any, settings: Settings) -> OpenAICompatProvider:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         return cls(
             spec.model,

@@ -7,7 +7,8 @@ commit sha and the file list; 404s with the hub's ``X-Error-Code`` (``RepoNotFou
 ``RevisionNotFound``, ``EntryNotFound``). Every request is recorded so tests can assert
 that a rerun downloaded nothing.
 
-Hand-written on the stdlib (as OFFLINE.md checked) rather than pytest-httpserver: a file
+Hand-written on the stdlib (huggingface_hub honours HF_ENDPOINT, so a local server
+answering HEAD/GET on ``resolve/`` is enough) rather than pytest-httpserver: a file
 can be told to come short of its ``Content-Length`` (a connection dropped mid-download),
 which needs control of the socket.
 """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from synthlake.llm.runner import _Progress
+from synthlake.llm.work import Progress as _Progress
 
 
 def test_a_batch_of_answers_is_reported_once_with_its_count(caplog) -> None:
