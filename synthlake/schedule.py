@@ -4,7 +4,8 @@
 parameters, concurrency limit 1, flow retries); ``serve`` runs it in this process with
 ``prefect.serve`` until stopped. ``prefect.yaml`` at the repository root is the same
 deployment for ``prefect deploy`` on a work pool; its entrypoint is
-``synthlake/schedule.py:scheduled_refresh``, the flow with the retries of the settings.
+``synthlake/schedule.py:scheduled_refresh``, the flow with the retries of the settings, and
+its pull step ``enter_checkout`` starts each flow run in the checkout.
 
 A refresh with nothing new is cheap by construction: ingest writes only new or changed
 rows, the model-bound dbt models are incremental and the LLM cache answers what was asked
@@ -13,6 +14,7 @@ before, so a run with no new article sends nothing to a model.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from synthlake.errors import SettingsError
@@ -73,6 +75,27 @@ def build_deployment(settings: Settings, *, name: str = DEPLOYMENT_NAME) -> Runn
         description="synthlake: crawl + ingest, dbt build, export (scheduled).",
         tags=TAGS,
     )
+
+
+def enter_checkout() -> dict[str, str]:
+    """``prefect.yaml``'s pull step: start the flow run in the synthlake checkout.
+
+    The checkout is the dbt project, ``SYNTHLAKE_PROJECT_DIR``, whose default is the
+    checkout this package is installed from (``pip install -e .``): a worker started with
+    the checkout's .venv needs no variable, and one whose flow runs should use another
+    checkout names it there. The entrypoint and the relative paths of the settings (the
+    default lake, ``lake/``) are then read from it. A variable of its own in the
+    ``SYNTHLAKE_`` namespace would be refused as a misspelt setting, by ``prefect deploy``
+    (it loads the entrypoint) as by every flow run.
+    """
+    project = load_settings().project_dir
+    if not (project / "dbt_project.yml").is_file():
+        raise SettingsError(
+            f"SYNTHLAKE_PROJECT_DIR = {str(project)!r} has no dbt_project.yml: set it, in the "
+            "worker's environment, to the synthlake checkout the flow runs should use"
+        )
+    os.chdir(project)
+    return {"directory": str(project)}
 
 
 def serve(settings: Settings | None = None) -> None:

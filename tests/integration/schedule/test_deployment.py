@@ -54,13 +54,10 @@ def test_deployment_has_schedule_concurrency_limit_and_parameters(
             assert flow.name == "refresh"
 
 
-def test_run_summary_is_published_as_a_markdown_artifact() -> None:
-    from prefect import flow
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.testing.utilities import prefect_test_harness
-
-    from synthlake.artifacts import ARTIFACT_KEY, publish_summary
+def test_run_summary_markdown_is_one_table_row_per_figure() -> None:
+    # The artifact's publication on a real server, from a real flow run, is checked by
+    # test_deployment_work_pool.py; this is the table it carries (no server needed).
+    from synthlake.artifacts import summary_markdown
 
     summary = {
         "run_id": "r-42",
@@ -70,23 +67,13 @@ def test_run_summary_is_published_as_a_markdown_artifact() -> None:
         "seconds": {"dbt build": 12.34},
         "warnings": ["a | pipe"],
     }
-
-    @flow
-    def publishes() -> None:
-        publish_summary(summary)
-
-    with prefect_test_harness(server_startup_timeout=120):
-        publishes()
-        with get_client(sync_client=True) as client:
-            [artifact] = client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY]))
-            )
-    assert artifact.type == "markdown"
-    assert "| ingest news: crawl (sample-site) | 3 new, 39 unchanged |" in artifact.data
-    assert "| stg_news__articles | 42 |" in artifact.data
-    assert "| translations | translated 2, not_selected 5 |" in artifact.data
-    assert "| dbt build (s) | 12.3 |" in artifact.data
-    assert "| warning | a \\| pipe |" in artifact.data
+    markdown = summary_markdown(summary)
+    assert markdown.startswith("### synthlake run r-42\n")
+    assert "| ingest news: crawl (sample-site) | 3 new, 39 unchanged |" in markdown
+    assert "| stg_news__articles | 42 |" in markdown
+    assert "| translations | translated 2, not_selected 5 |" in markdown
+    assert "| dbt build (s) | 12.3 |" in markdown
+    assert "| warning | a \\| pipe |" in markdown
 
 
 def test_the_prefect_yaml_entrypoint_loads_without_shadowing_installed_packages() -> None:
@@ -114,3 +101,50 @@ def test_the_prefect_yaml_entrypoint_loads_without_shadowing_installed_packages(
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "refresh"
+
+
+# --- prefect.yaml's pull step: each flow run of a work pool starts in the checkout ----------
+
+
+def test_the_pull_step_of_prefect_yaml_enters_the_installed_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The step as prefect.yaml writes it, resolved as Prefect's step runner does (the
+    # function by its import path, `{{ $VAR }}` templates from the environment), from
+    # elsewhere and with no variable set: a worker started with the checkout's .venv. The
+    # runner itself, on a real worker, is test_deployment_work_pool.py's.
+    import os
+
+    import yaml
+    from prefect.utilities.importtools import import_object
+    from prefect.utilities.templating import apply_values
+
+    from synthlake.settings import PROJECT_DIR
+
+    [step] = yaml.safe_load((PROJECT_DIR / "prefect.yaml").read_text())["pull"]
+    [(function, inputs)] = step.items()
+    monkeypatch.chdir(tmp_path)
+    outputs = import_object(function)(**apply_values(inputs or {}, os.environ))
+    assert Path(os.getcwd()) == PROJECT_DIR
+    assert outputs["directory"] == str(PROJECT_DIR)
+
+
+def test_the_pull_step_follows_synthlake_project_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from synthlake.errors import SettingsError
+    from synthlake.schedule import enter_checkout
+
+    other = tmp_path / "other-checkout"
+    other.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNTHLAKE_PROJECT_DIR", str(other))
+    with pytest.raises(SettingsError, match="SYNTHLAKE_PROJECT_DIR = .* has no dbt_project.yml"):
+        enter_checkout()
+    assert Path(os.getcwd()) == tmp_path
+
+    (other / "dbt_project.yml").write_text("name: other\n")
+    assert enter_checkout() == {"directory": str(other)}
+    assert Path(os.getcwd()) == other
