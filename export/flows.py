@@ -17,17 +17,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from export.mongo import MongoExportError
 from export.mongo import export_mongo as run_mongo_export
 from export.training import export_training as run_training_export
+from synthlake.errors import retry_if_transient
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings
-
-
-def _transient_only(task_obj: Any, task_run: Any, state: Any) -> bool:
-    """Retry a lost or unreachable server; never a bad mart (CONVENTIONS 14)."""
-    exc = state.result(raise_on_failure=False)
-    return isinstance(exc, MongoExportError) and exc.transient
 
 
 @task(
@@ -36,7 +30,8 @@ def _transient_only(task_obj: Any, task_run: Any, state: Any) -> bool:
     retries=2,
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
-    retry_condition_fn=_transient_only,
+    # a lost or unreachable server is retried (MongoExportError.transient); a bad mart never
+    retry_condition_fn=retry_if_transient,
 )
 def upsert_mongo_documents(
     settings: Settings, lake: Lake, run_id: str | None = None

@@ -110,8 +110,7 @@ def test_transient_is_defined_once():
             for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef) and node.name == "_transient_only":
                     definitions.append(str(path.relative_to(ROOT)))
-    # export/flows.py still holds a copy until its owner switches it to retry_if_transient
-    assert [d for d in definitions if d != "export/flows.py"] == []
+    assert definitions == []
 
 
 class _State:
