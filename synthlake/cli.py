@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +10,8 @@ import typer
 
 from synthlake.cli_common import LakeOption, friendly, settings_for
 from synthlake.lake import Lake, new_run_id
+from synthlake.run_log import configure_logging, quiet_progress_bars
+from synthlake.settings import Settings, load_settings
 
 app = typer.Typer(
     help=(
@@ -33,15 +33,19 @@ app.command("evaluate")(evaluate_command)
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Show every log line on the terminal (dbt's node lines, LLM progress), at "
+            "DEBUG; without it, warnings and errors only (a run's full log is in "
+            "lake/runs/<run_id>/run.log).",
+        ),
+    ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # Prefect's client logs every API request at INFO; that drowns the run's own lines.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Before Prefect is imported: its logging config then leaves the root logger to us.
+    configure_logging(verbose)
     # The temporary Prefect server gets 30 s to start by default; a loaded 2-core machine
     # can need more. Its analytics would try the network, which may not be there.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -82,6 +86,7 @@ def run(
         # read by the LLM stages inside the dbt build, in this process (load_settings)
         os.environ["SYNTHLAKE_LLM_RETRY_QUARANTINED"] = "true"
         rebuild = True
+    quiet_progress_bars()  # the run's own display shows the progress (unless -v)
     settings = settings_for(lake)
     from synthlake.flows import refresh
     from synthlake.prefect_server import prefect_api
@@ -201,7 +206,19 @@ def ingest_folder_command(
 @friendly
 def build(
     select: Annotated[
-        str | None, typer.Option("--select", "-s", help="dbt node selection.")
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="dbt node selection, as dbt takes it: several selectors after one --select "
+            "(`--select llm_failures llm_calls`) or --select repeated.",
+        ),
+    ] = None,
+    more_selectors: Annotated[
+        list[str] | None,
+        typer.Argument(
+            hidden=True, metavar="SEL", help="The selectors after the first of a --select."
+        ),
     ] = None,
     full_refresh: Annotated[
         bool,
@@ -218,13 +235,19 @@ def build(
     from synthlake.dbt_runner import run_dbt
     from synthlake.run_lock import run_lock
 
+    if more_selectors and not select:
+        raise typer.BadParameter(
+            f"{' '.join(more_selectors)!r}: selectors go after --select, e.g. "
+            f"`synthlake build --select {' '.join(more_selectors)}`"
+        )
     settings = settings_for(lake)
     lake_dir = Lake.from_settings(settings).require()
     with run_lock(settings.lake_path):
         # ensure(): a lake made by an older version gets the schema files of newer tables
         lake_dir.ensure().check_raw()
         lake_dir.check_warehouse()
-        args = ["build", *(["--select", select] if select else [])]
+        selectors = [*(select or []), *(more_selectors or [])]
+        args = ["build", *(["--select", *selectors] if selectors else [])]
         run_dbt([*args, *(["--full-refresh"] if full_refresh else [])], settings)
 
 
@@ -233,7 +256,10 @@ def build(
 def export(
     what: Annotated[
         str,
-        typer.Argument(help="all (default), files (exp_files__* Parquet) or training."),
+        typer.Argument(
+            help="all (default: files, training, and MongoDB when a URI is set), files "
+            "(exp_files__* Parquet), training, or mongo (the exp_mongo__* marts)."
+        ),
     ] = "all",
     push: Annotated[
         str | None,
@@ -244,22 +270,48 @@ def export(
             "(HF_ENDPOINT, HF_TOKEN).",
         ),
     ] = None,
+    uri: Annotated[
+        str | None,
+        typer.Option(
+            "--uri",
+            metavar="URI",
+            help="MongoDB to export to (default SYNTHLAKE_MONGODB_URI, else MONGODB_URI); "
+            "never printed with its password.",
+        ),
+    ] = None,
     lake: LakeOption = None,
 ) -> None:
-    """Write the export marts to lake/exports/: Parquet files and the training dataset."""
+    """Write the export marts: lake/exports/ (Parquet files, the training dataset) and MongoDB.
+
+    The same code as the run's export step, on the warehouse as built: build once, push
+    later or to a second server. A second export of unchanged marts writes nothing.
+    """
     from export.files import export_files
     from export.training import export_training
+    from synthlake.errors import ExportError, SynthlakeError
 
-    if what not in ("all", "files", "training"):
-        raise typer.BadParameter(f"{what!r}: use all, files or training", param_hint="WHAT")
-    if push and what == "files":
-        raise typer.BadParameter("--push uploads the training dataset: drop `files`")
-    settings = settings_for(lake)
+    targets = ("all", "files", "training", "mongo")
+    if what not in targets:
+        raise typer.BadParameter(f"{what!r}: use {', '.join(targets)}", param_hint="WHAT")
+    if push and what in ("files", "mongo"):
+        raise typer.BadParameter(f"--push uploads the training dataset: drop `{what}`")
+    if uri and what in ("files", "training"):
+        raise typer.BadParameter(f"--uri names a MongoDB server: drop `{what}`")
+    settings = load_settings(
+        **({"lake_root": lake} if lake else {}), **({"mongodb_uri": uri} if uri else {})
+    )
     lake_dir = Lake.from_settings(settings).require()
-    if what in ("all", "files"):
+    if what == "mongo" and settings.mongodb_uri is None:
+        raise typer.BadParameter(
+            "no MongoDB to export to: pass --uri mongodb://HOST:27017 or set "
+            "SYNTHLAKE_MONGODB_URI (or MONGODB_URI)"
+        )
+
+    def files() -> None:
         for name, path in export_files(lake_dir).items():
             typer.echo(f"{name} -> {path}")
-    if what in ("all", "training"):
+
+    def training() -> None:
         result = export_training(settings, lake_dir, push=push)
         counts = ", ".join(f"{split} {n}" for split, n in result.counts.items())
         typer.echo(f"training -> {result.directory} ({counts}; snapshot {result.snapshot_id[:12]})")
@@ -267,6 +319,49 @@ def export(
             typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW, err=True)
         if result.pushed_to:
             typer.echo(f"pushed -> {result.pushed_to}")
+
+    steps = {
+        "files": files,
+        "training": training,
+        "mongo": lambda: _export_mongo(settings, lake_dir),
+    }
+    if what != "all":
+        steps[what]()
+        return
+    # As in the run's export step, the targets are independent: MongoDB being down does
+    # not stop the files or the training export; the command still fails naming each.
+    failed = []
+    for target, step in steps.items():
+        try:
+            step()
+        except SynthlakeError as exc:
+            typer.secho(f"error: {target}: {exc}", fg=typer.colors.RED, err=True)
+            failed.append(target)
+    if failed:
+        raise ExportError(
+            f"export failed for: {', '.join(failed)} (see above; the other targets ran)"
+        )
+
+
+def _export_mongo(settings: Settings, lake_dir: Lake) -> None:
+    """The run's MongoDB export (export/mongo.py) and one line per collection."""
+    from export.mongo import export_mongo
+
+    stats = export_mongo(settings, lake_dir, run_id=new_run_id())
+    if stats.status == "skipped":
+        typer.echo(f"mongodb: {stats.message}")
+        return
+    for name, coll in stats.collections.items():
+        typer.echo(
+            f"mongodb {name}: rows {coll.rows}, inserted {coll.inserted}, updated "
+            f"{coll.updated}, unchanged {coll.unchanged}, removed {coll.removed}, "
+            f"rejected {coll.rejected}"
+        )
+    typer.echo(
+        f"mongodb -> {stats.server}, database {stats.database}: {stats.writes} document write(s)"
+    )
+    if stats.status == "rejected_rows":
+        typer.secho(f"warning: mongodb: {stats.message}", fg=typer.colors.YELLOW, err=True)
 
 
 @app.command()

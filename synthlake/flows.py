@@ -5,8 +5,9 @@ Flows only wire tasks; the logic lives in ``ingest/``, the dbt project and ``exp
 
 from __future__ import annotations
 
-import time
-from contextlib import nullcontext
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -22,15 +23,26 @@ from ingest.news.sample_site import serve_sample_site
 from ingest.sample import ingest_folder
 from synthlake.artifacts import publish_summary
 from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
-from synthlake.dbt_runner import run_dbt
+from synthlake.dbt_runner import dbt_artifacts_dir, run_dbt
 from synthlake.errors import ExportError
 from synthlake.lake import Lake, new_run_id
 from synthlake.notify import notify_failure, notify_run
+from synthlake.progress import DbtNodeCounter, RunDisplay
 from synthlake.quality.report import write_report
 from synthlake.quality.toxicity import toxicity_status
 from synthlake.run_lock import holding_run_lock
+from synthlake.run_log import run_log_file
 from synthlake.settings import Settings, load_settings
-from synthlake.summary import RunSummary, render, warehouse_counts
+from synthlake.summary import (
+    LLM_STAGES,
+    RunSummary,
+    render,
+    slowest_models,
+    warehouse_counts,
+)
+
+RUN_LOG = "run.log"
+log = logging.getLogger(__name__)
 
 
 @task(name="ingest_inputs", cache_policy=NO_CACHE)
@@ -82,6 +94,18 @@ def build_warehouse(settings: Settings) -> None:
     run_dbt(["build"], settings, in_prefect=True)
 
 
+@contextmanager
+def counting_dbt_nodes(display: RunDisplay) -> Iterator[None]:
+    """The display's dbt stage advances with each node line prefect-dbt logs."""
+    counter = DbtNodeCounter(display)
+    logger = logging.getLogger("prefect.task_runs")
+    logger.addHandler(counter)
+    try:
+        yield
+    finally:
+        logger.removeHandler(counter)
+
+
 @task(name="export_outputs", cache_policy=NO_CACHE)
 def export_outputs(lake: Lake) -> dict[str, str]:
     written = export_files(lake)
@@ -130,37 +154,69 @@ def refresh(
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).ensure()
     run_id = new_run_id()
+    # The full log in the run folder; on the terminal, the live display of the stages.
+    with run_log_file(lake.runs / run_id / RUN_LOG), RunDisplay() as display:
+        try:
+            return _refresh(settings, lake, run_id, display, inputs, news, export, rebuild)
+        except BaseException as exc:
+            # for the run log; the terminal gets the command line's own error message
+            log.error("run %s failed: %s", run_id, exc, extra={"terminal": False})
+            raise
+
+
+def _refresh(
+    settings: Settings,
+    lake: Lake,
+    run_id: str,
+    display: RunDisplay,
+    inputs: str | None,
+    news: Literal["sample-site", "live", "none"],
+    export: bool,
+    rebuild: bool,
+) -> dict[str, Any]:
     summary = RunSummary(
-        run_id=run_id, lake_root=str(lake.root), started_at=datetime.now(UTC).isoformat()
+        run_id=run_id,
+        lake_root=str(lake.root),
+        started_at=datetime.now(UTC).isoformat(),
+        llm={stage: str(settings.llm_for(stage)) for stage in LLM_STAGES},
     )
+    summary.outputs["log"] = str(lake.runs / run_id / RUN_LOG)
     folder = Path(inputs) if inputs else settings.sample_dir
 
-    t0 = time.perf_counter()
     if news != "none":
+        display.begin("crawl", unit="pages")
         crawl = crawl_news_sites(settings, lake, run_id, news)
         summary.ingest.setdefault("news", {})[f"crawl ({news})"] = crawl
         summary.warnings.extend(crawl["warnings"])
+        display.advance(crawl.get("fetched", 0), total=crawl.get("requests"))
+        summary.record_stage("crawl", display.end())
+    display.begin("ingest", unit="files")
     for domain, files in ingest_inputs(folder, lake, settings, run_id).items():
         summary.ingest.setdefault(domain, {}).update(files)
-    summary.seconds["ingest"] = time.perf_counter() - t0
+        display.advance(len(files))
+    summary.record_stage("ingest", display.end())
 
-    t0 = time.perf_counter()
+    display.begin("dbt build", unit="nodes")
     check_lake(lake)
     fingerprint = build_fingerprint(settings, lake)
     if not rebuild and is_up_to_date(lake, fingerprint):
         built = (last_build(lake) or {}).get("built_at", "?")
         summary.outputs["dbt build"] = f"skipped: nothing changed since the build of {built}"
         get_run_logger().info("warehouse up to date (built %s): dbt build skipped", built)
+        note = f"skipped, nothing changed since the build of {built}"
     else:
-        build_warehouse(settings)
+        with counting_dbt_nodes(display):
+            build_warehouse(settings)
         record_build(lake, fingerprint, run_id)
-    summary.seconds["dbt build"] = time.perf_counter() - t0
+        summary.slowest_models = slowest_models(dbt_artifacts_dir(settings) / "target")
+        note = ""
+    summary.record_stage("dbt build", display.end(note))
 
     # The export targets are independent: one failing (MongoDB down) does not stop the
     # others; the run still fails at the end, naming it.
     failed: dict[str, str] = {}
     if export:
-        t0 = time.perf_counter()
+        display.begin("export")
         written = _independent("files", failed, export_outputs, lake)
         summary.outputs.update(written or {})
         mongo = _independent("mongodb", failed, upsert_mongo_documents, settings, lake, run_id)
@@ -174,8 +230,9 @@ def refresh(
                 + ")"
             )
             summary.warnings.extend(f"training export: {w}" for w in training["warnings"])
-        summary.seconds["export"] = time.perf_counter() - t0
+        summary.record_stage("export", display.end())
 
+    display.begin("report")
     report = _independent("report", failed, write_quality_report, settings, lake)
     if report is not None:
         summary.outputs["report"] = report
@@ -189,8 +246,10 @@ def refresh(
         staged = {"news": "stg_news__articles", "hf": "stg_hf__instructions"}[domain]
         if summary.tables.get(staged, 0) == 0:
             summary.warnings.append(f"no {domain} rows in {staged}: check the inputs")
+    summary.record_stage("report", display.end())
     summary.finished_at = datetime.now(UTC).isoformat()
     summary.save(lake)
+    display.close()  # the live display gives way to the summary
     render(summary)
     publish_summary(summary.as_dict())  # a markdown artifact on the flow run
     if failed:  # the failure hook sends the notification

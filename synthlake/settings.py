@@ -289,7 +289,7 @@ class Settings(BaseSettings):
         "average", description="Agglomerative linkage on cosine distance."
     )
     news_cluster_distance_threshold: float = Field(
-        0.32, gt=0, lt=2, description="Distance 1 - (cos + w*E) at which clusters stop merging."
+        0.32, gt=0, lt=2, description="Distance 1 - (cos + w*E - v*F) where merging stops."
     )
     news_cluster_window_days: float = Field(
         2.0, gt=0, description="Articles further apart in time count as unrelated (distance 2)."
@@ -299,6 +299,9 @@ class Settings(BaseSettings):
     )
     news_cluster_window_widening: float = Field(
         1.0, ge=0, description="A pair's window is window_days * (1 + widening * E)."
+    )
+    news_cluster_figure_penalty: float = Field(
+        0.5, ge=0, description="v: articles giving figures, none shared, drift apart by v * F."
     )
     news_summary_language: str = Field(
         "auto", description="'auto' (the sources' language) or an ISO 639-1 code for summaries."

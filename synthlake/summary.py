@@ -1,12 +1,20 @@
 """The short report a run ends with: rows per stage, drops by reason, where outputs are.
 
 It is printed (rich table) and saved as ``lake/runs/<run_id>/summary.json`` so a scheduled
-run's outcome can be read later.
+run's outcome can be read later; the run's full log is ``run.log`` beside it. It also holds
+where the time and memory went: wall seconds and the process's peak RSS after each stage,
+and the slowest dbt models (from dbt's ``run_results.json``; the Python models run inside
+this process).
+
+When the embedded model (SmolLM2-135M) produced nothing usable, the summary starts by
+saying so: the run was a plumbing check, and one setting brings a capable model.
 """
 
 from __future__ import annotations
 
 import json
+import resource
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +22,44 @@ from typing import Any
 import duckdb
 
 from synthlake.lake import Lake
+
+# The lines of README's "LLM providers" that point SYNTHLAKE_LLM at a capable model
+# (a test checks that the README still has them).
+CAPABLE_MODELS = (
+    ("Ollama", "SYNTHLAKE_LLM=openai:llama3.1:8b@http://127.0.0.1:11434/v1"),
+    ("vLLM", "SYNTHLAKE_LLM=openai:meta-llama/Llama-3.1-8B-Instruct@http://127.0.0.1:8000/v1"),
+    ("Gemini", "SYNTHLAKE_LLM=gemini:gemini-2.5-flash  GEMINI_API_KEY=..."),
+)
+LLM_STAGES = ("summarize", "translate", "judge")
+SLOWEST_MODELS = 5
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """High-water mark of the resident memory: this process (dbt's Python models and the
+    LLM run in it) and its children that have ended, in MB."""
+    scale = 1 / 2**20 if sys.platform == "darwin" else 1 / 2**10  # bytes vs KiB
+    return {
+        "self": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1),
+        "children": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale, 1),
+    }
+
+
+def slowest_models(target_dir: Path, top: int = SLOWEST_MODELS) -> list[dict[str, Any]]:
+    """The ``top`` models of dbt's last ``run_results.json`` by execution time."""
+    try:
+        results = json.loads((target_dir / "run_results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    models = [
+        {
+            "model": r["unique_id"].split(".", 2)[-1],
+            "seconds": round(float(r.get("execution_time") or 0.0), 2),
+            "status": r.get("status"),
+        }
+        for r in results.get("results", [])
+        if str(r.get("unique_id", "")).startswith("model.")
+    ]
+    return sorted(models, key=lambda m: -m["seconds"])[:top]
 
 
 @dataclass(slots=True)
@@ -23,6 +69,10 @@ class RunSummary:
     started_at: str
     finished_at: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    # peak RSS (MB) of the process after each stage: {"self": .., "children": ..}
+    peak_rss_mb: dict[str, dict[str, float]] = field(default_factory=dict)
+    slowest_models: list[dict[str, Any]] = field(default_factory=list)
+    llm: dict[str, str] = field(default_factory=dict)  # LLM stage -> provider:model
     ingest: dict[str, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)
     stages: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -32,6 +82,11 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def record_stage(self, name: str, seconds: float) -> None:
+        """A stage's wall seconds, and the process's peak memory once it is over."""
+        self.seconds[name] = round(seconds, 2)
+        self.peak_rss_mb[name] = peak_rss_mb()
 
     def save(self, lake: Lake) -> Path:
         folder = lake.runs / self.run_id
@@ -113,13 +168,60 @@ def warehouse_counts(
     return tables, stages, dropped
 
 
+def is_embedded_llm(spec: str) -> bool:
+    """Whether ``provider:model`` names the embedded SmolLM2-135M."""
+    from synthlake.llm.providers.local import SMOLLM2_ALIASES
+
+    provider, _, model = spec.partition(":")
+    return provider == "local" and model.lower() in SMOLLM2_ALIASES
+
+
+def plumbing_notice(summary: RunSummary) -> list[str]:
+    """The block that opens the summary when the embedded model made nothing usable.
+
+    Usable: a news QA pair or a verified translation. Judge scores of a 135M model are at
+    chance level whatever it answers, so they do not count. Empty when a capable model is
+    set, when something usable came out, or when no LLM stage had anything to work on."""
+    embedded = [stage for stage, spec in summary.llm.items() if is_embedded_llm(spec)]
+    if not embedded:
+        return []
+    translations = summary.stages.get("translations", {})
+    news_qa = summary.tables.get("news_qa", 0)
+    verified = translations.get("verified", 0)
+    worked_on = summary.tables.get("news_clusters", 0) + sum(translations.values())
+    if news_qa or verified or not worked_on:
+        return []
+    model = summary.llm[embedded[0]]
+    return [
+        "This run was a plumbing check, not a dataset.",
+        f"  The embedded model ({model}, SmolLM2-135M) ran the LLM stages and made nothing",
+        f"  usable: {news_qa} news QA pairs, {verified} verified translations, a judge at "
+        "chance level.",
+        "  Crawl, ingest, dbt, the LLM runner and its cache, and the exports all ran.",
+        "For real content set SYNTHLAKE_LLM to a capable model and run again, e.g.:",
+        *(f"  {line}    # {name}" for name, line in CAPABLE_MODELS),
+    ]
+
+
 def render(summary: RunSummary) -> None:
-    """Print the summary for a person."""
+    """Print the summary for a person: the plumbing-check block when it applies, the
+    table, time and memory, outputs, warnings. Long lines are not wrapped (a path or a
+    setting stays one line to copy)."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    from synthlake.progress import format_seconds
+
     console = Console(stderr=False)
-    table = Table(title=f"synthlake run {summary.run_id}", show_lines=False)
+    notice = plumbing_notice(summary)
+    for number, line in enumerate(notice):
+        style = "bold yellow" if number == 0 else None
+        console.print(line, style=style, highlight=False, markup=False, soft_wrap=True)
+    if notice:
+        console.print()
+    console.print(f"synthlake run {summary.run_id}", style="bold", highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("what")
     table.add_column("rows", justify="right")
     for domain, files in summary.ingest.items():
@@ -140,12 +242,19 @@ def render(summary: RunSummary) -> None:
         shown = ", ".join(f"{key} {n}" for key, n in outcomes.items()) or "none"
         table.add_row(label, shown)
     for domain, reasons in summary.dropped.items():
-        for reason, count in reasons.items():
-            table.add_row(f"dropped {domain}: {reason}", str(count))
+        shown = ", ".join(f"{reason} {count}" for reason, count in reasons.items())
+        table.add_row(f"dropped {domain}", shown)
     console.print(table)
-    for step, seconds in summary.seconds.items():
-        console.print(f"  {step}: {seconds:.1f} s")
+    if summary.seconds:
+        stages = ", ".join(f"{step} {format_seconds(s)}" for step, s in summary.seconds.items())
+        peak = max((rss.get("self", 0.0) for rss in summary.peak_rss_mb.values()), default=0)
+        memory = f"; peak RSS {peak / 1024:.2f} GB" if peak else ""
+        console.print(f"  time: {stages}{memory}", highlight=False, soft_wrap=True)
+    if summary.slowest_models:
+        slowest = ", ".join(f"{m['model']} {m['seconds']:.0f} s" for m in summary.slowest_models)
+        console.print(f"  slowest dbt models: {slowest}", highlight=False, soft_wrap=True)
     for name, path in summary.outputs.items():
-        console.print(f"  {name}: {path}")
+        console.print(f"  {name}: {path}", highlight=False, markup=False, soft_wrap=True)
     for warning in summary.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}")
+        console.print("warning: ", style="bold yellow", end="")
+        console.print(warning, highlight=False, markup=False, soft_wrap=True)

@@ -9,6 +9,7 @@ so the rerun's effect can be checked too.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +88,8 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory) -> SampleRun:
         "translations": rows(lake, "select count(*) from int_instructions_translated")[0][0],
         "judgements": rows(lake, "select count(*) from int_qa_judgements")[0][0],
         "stdout": result.stdout,
+        "stderr": result.stderr,
+        "run_results": json.loads((lake / "dbt" / "target" / "run_results.json").read_text()),
     }
     rerun = cli(lake, "run")
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]

@@ -157,6 +157,8 @@ COMPOSITION = (
     "synthlake.progress",
     "synthlake.dbt_runner",
     "synthlake.prefect_server",
+    "synthlake.run_log",
+    "synthlake.run_lock",
 )
 ROOMS: dict[str, int] = {  # room -> level
     "kernel": 0,
