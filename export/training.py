@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthlake.errors import DependencyMissing, ExportError, LakeError
-from synthlake.lake import Lake
+from synthlake.lake import Lake, replace_folder
 from synthlake.training import training_thresholds
 
 if TYPE_CHECKING:
@@ -388,22 +388,8 @@ def _write_split(folder: Path, split: str, rows: list[dict[str, Any]]) -> dict[s
     return files
 
 
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Replace ``target`` by ``tmp`` with renames (the old folder goes only at the end)."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _recover(target: Path) -> None:
-    """A crash between the two renames of ``_swap_in`` leaves ``.<name>.old-*``: restore it."""
+    """A crash between the renames of ``replace_folder`` leaves ``.<name>.old-*``: restore it."""
     parent = target.parent
     if target.exists() or not parent.is_dir():
         return
@@ -451,7 +437,7 @@ def write_export(
             encoding="utf-8",
         )
         (tmp / "README.md").write_text(dataset_card(snapshot, manifest), encoding="utf-8")
-        _swap_in(tmp, target)
+        replace_folder(tmp, target)
     except (OSError, pa.ArrowException, TypeError, ValueError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise ExportError(f"writing the training export to {target} failed: {exc}") from exc

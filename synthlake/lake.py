@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -349,3 +350,22 @@ def _atomic_write(table: pa.Table, path: Path) -> None:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the finished folder ``tmp`` to ``target``, replacing what was there.
+
+    The old folder is renamed aside (``.<name>.old-<hex>``) first and deleted last, so a
+    reader never sees a half folder; a crash between the two renames leaves the old one
+    under that name, for the caller to restore. Both folders must be on one file system.
+    """
+    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+    if target.exists():
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synthlake.errors import DependencyMissing
+from synthlake.lake import replace_folder
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings
@@ -71,21 +71,9 @@ def temp_sibling(target: Path) -> Path:
 
 
 def place(tmp: Path, target: Path) -> None:
-    """Move the finished folder ``tmp`` to ``target``, replacing what was there.
-
-    The old folder is renamed aside first and deleted last, so a reader never sees a half
-    folder; callers hold ``locked(target)``.
-    """
-    old = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.old")
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if old.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished folder ``tmp`` to ``target`` (``synthlake.lake.replace_folder``:
+    a reader never sees a half folder); callers hold ``locked(target)``."""
+    replace_folder(tmp, target)
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}
