@@ -39,7 +39,7 @@ run: install
 	SYNTHLAKE_CONFIG=$${SYNTHLAKE_CONFIG:-data/sample/synthlake.toml} $(BIN)/synthlake run
 
 test: install mongo-server-env
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=30
 
 test-fast: install
 	$(BIN)/pytest -q -m "not slow"

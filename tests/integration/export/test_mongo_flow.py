@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from pymongo.database import Database
 
-from export.flows import _transient_only
 from export.mongo import MongoExportError
-from synthlake.errors import ExportError
+from synthlake.errors import ExportError, retry_if_transient
 from tests.integration.export.marts import NEWS_SQL, instructions_sql, write_marts
 
 
@@ -31,7 +30,7 @@ class _State:
     ],
 )
 def test_only_connection_failures_are_retried(exc: BaseException, retried: bool) -> None:
-    assert _transient_only(None, None, _State(exc)) is retried
+    assert retry_if_transient(None, None, _State(exc)) is retried
 
 
 @pytest.mark.slow
