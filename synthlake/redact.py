@@ -80,6 +80,22 @@ def _parts_of_url(url: str) -> list[str]:
     return out
 
 
+def _credentials_of_url(url: str) -> list[str]:
+    """The userinfo and password of a URL (raw and percent-decoded), nothing else."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return []
+    if "@" not in netloc:
+        return []
+    userinfo = netloc.rsplit("@", 1)[0]
+    out = [userinfo, unquote(userinfo)]
+    if ":" in userinfo:
+        password = userinfo.split(":", 1)[1]
+        out += [password, unquote(password)]
+    return out
+
+
 def secrets_of(settings: Any) -> list[str]:  # Any: settings.py imports this module
     """Every secret value a settings object holds (duck-typed: no import of settings;
     ``load_settings`` calls it on the settings it built, and any object with these
@@ -91,7 +107,9 @@ def secrets_of(settings: Any) -> list[str]:  # Any: settings.py imports this mod
             found.append(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
     uri = getattr(settings, "mongodb_uri", None)
     if uri is not None:
-        found += _parts_of_url(uri.get_secret_value() if hasattr(uri, "get_secret_value") else uri)
+        # only the credentials: the host and options name the server in error messages
+        text = uri.get_secret_value() if hasattr(uri, "get_secret_value") else uri
+        found += _credentials_of_url(text)
     notify = getattr(settings, "notify_urls", None)
     if notify is not None:
         text = notify.get_secret_value() if hasattr(notify, "get_secret_value") else notify

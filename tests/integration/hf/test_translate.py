@@ -20,8 +20,10 @@ import pytest
 
 from ingest.sample import ingest_folder
 from synthlake.dbt_runner import run_dbt
+from synthlake.errors import LLMStageFailed
 from synthlake.instructions.translate import translate_rows
 from synthlake.lake import Lake
+from synthlake.llm.unfinished import unfinished_rows
 from synthlake.settings import Settings, load_settings
 from tests.fixtures.llm_servers import Fault, OpenAICompatServer
 from tests.integration.hf.fake_translator import TEXT, TOKEN, fake_translation, wrong_language
@@ -176,10 +178,24 @@ def test_failed_checks_are_quarantined_and_never_labelled(
 def test_a_transient_failure_leaves_the_row_for_the_next_build(
     tmp_path: Path, server: OpenAICompatServer
 ) -> None:
-    settings = settings_for(tmp_path, server)
+    # a share of failures the stage tolerates (the default 0.5 would fail the stage: 3 of 5)
+    settings = settings_for(tmp_path, server, llm_max_failure_share=0.75)
     server.script(*[Fault.status_code(503)] * 3)
     first = translate_rows(table(ROWS[1:2]), ["de"], settings)
     assert first.num_rows == 0  # not stored as a failure: retried next time
+    assert unfinished_rows(Lake.from_settings(settings)) == {"translate": 1}
+    second = by_id(translate_rows(table(ROWS[1:2]), ["de"], settings))
+    assert second["list-row"]["status"] == "verified"
+    assert unfinished_rows(Lake.from_settings(settings)) == {}
+
+
+def test_too_many_transient_failures_fail_the_stage_and_store_nothing(
+    tmp_path: Path, server: OpenAICompatServer
+) -> None:
+    settings = settings_for(tmp_path, server)  # SYNTHLAKE_LLM_MAX_FAILURE_SHARE=0.5
+    server.script(*[Fault.status_code(503)] * 3)
+    with pytest.raises(LLMStageFailed, match="3 of 5 requests .60%. failed without an answer"):
+        translate_rows(table(ROWS[1:2]), ["de"], settings)
     second = by_id(translate_rows(table(ROWS[1:2]), ["de"], settings))
     assert second["list-row"]["status"] == "verified"
 
