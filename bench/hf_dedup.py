@@ -118,7 +118,8 @@ def generate(n: int, folder: Path, seed: int = 0) -> dict[str, int]:
 
 # --- stages (each runs in its own process) ---------------------------------------------
 def stage_ingest(folder: Path, lake_root: Path) -> dict[str, object]:
-    from ingest.hf import HFSource, import_hf_file
+    from synthlake.ingest.hf import HFSource, import_hf_file
+
     from synthlake.lake import Lake
 
     lake = Lake(lake_root).ensure()
@@ -128,7 +129,7 @@ def stage_ingest(folder: Path, lake_root: Path) -> dict[str, object]:
 
 
 def stage_dbt(folder: Path, lake_root: Path) -> dict[str, object]:
-    from synthlake.dbt_runner import run_dbt
+    from synthlake.pipeline.dbt_runner import run_dbt
     from synthlake.settings import load_settings
 
     settings = load_settings(lake_root=lake_root)

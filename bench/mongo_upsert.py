@@ -7,7 +7,7 @@ Prints documents/s of:
    documents and scaled to ``--docs`` (said so in the output),
 
 both into an empty collection with the same documents, and their ratio; then the real
-export (``export.mongo.export_mongo``: hash lookup + bulk upserts) of ``--docs`` news QA
+export (``synthlake.export.mongo.export_mongo``: hash lookup + bulk upserts) of ``--docs`` news QA
 documents from a DuckDB mart, and its rerun with no change (no write).
 
 The server is ``mongod`` if on PATH, else the mongoeco wire server of ``.venv-mongo``
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from synthlake.export.mongo import BatchProgress, export_mongo, row_document
 
-from export.mongo import BatchProgress, export_mongo, row_document
 from synthlake.lake import Lake
 from synthlake.settings import load_settings
 from tests.fixtures.mongo import MongoServer

@@ -2,7 +2,8 @@
 
 Three fixture hosts (www.ansa.it, www.ilpost.it, www.open.online), 200 articles each, built
 with the sample site's page templates (data/sample/site/build_site.py) and served on
-127.0.0.1 by ``ingest.news.sample_site.SiteServer`` with 50 ms latency per answer. The real
+127.0.0.1 by ``synthlake.ingest.news.sample_site.SiteServer`` with 50 ms latency per answer.
+The real
 crawl (``crawl_news``: robots.txt, feeds, paginated listings, articles, extraction, lake)
 runs at the default 1 request/s per host for ``--seconds`` (its time budget) or until
 ``--articles`` per outlet are fetched. Everything is measured at the server, on its clock:
@@ -26,8 +27,9 @@ import time
 import uuid
 from pathlib import Path
 
-from ingest.news.crawl import crawl_news
-from ingest.news.sample_site import SiteServer
+from synthlake.ingest.news.crawl import crawl_news
+from synthlake.ingest.news.sample_site import SiteServer
+
 from synthlake.lake import Lake
 from synthlake.settings import load_settings
 

@@ -1,7 +1,7 @@
 """cpu-smoke training speed: LoRA steps per second on SmolLM2-135M, and the load overhead.
 
 Writes a small training export (own text, four languages, repeated to ``--rows`` rows) into
-a temporary lake, then runs ``train.lora.train`` with ``train/configs/cpu-smoke.yaml``
+a temporary lake, then runs ``synthlake.train.lora.train`` with ``train/configs/cpu-smoke.yaml``
 (``--steps`` optimizer steps, batch 2, no accumulation) and prints: the model load time
 (first load dequantizes the GGUF, about 15-60 s on 2 cores; not counted in steps/s), steps
 per second, sequences per second, and the wall time of the whole run
@@ -63,9 +63,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
 
+    from synthlake.train.config import load_config
+    from synthlake.train.lora import base_model_location, read_loss_log, train
+
     from synthlake.settings import load_settings
-    from train.config import load_config
-    from train.lora import base_model_location, read_loss_log, train
 
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"

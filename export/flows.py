@@ -16,9 +16,9 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
+from synthlake.export.mongo import export_mongo as run_mongo_export
+from synthlake.export.training import export_training as run_training_export
 
-from export.mongo import export_mongo as run_mongo_export
-from export.training import export_training as run_training_export
 from synthlake.errors import retry_if_transient
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings
@@ -60,7 +60,7 @@ def upsert_mongo_documents(
 def export_mongo(lake_root: str | None = None) -> dict[str, Any]:
     """Export the built warehouse's QA pairs to MongoDB (``MONGODB_URI``).
 
-    Returns the export summary (see ``export.mongo.MongoStats.as_dict``).
+    Returns the export summary (see ``synthlake.export.mongo.MongoStats.as_dict``).
     """
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).require()
@@ -95,7 +95,7 @@ def export_training(lake_root: str | None = None, push: str | None = None) -> di
     """Export the built warehouse's ``exp_train__sft`` to lake/exports/training/.
 
     ``push``: a Hugging Face dataset repo (``owner/name``) to upload the folder to. Returns
-    the export summary (see ``export.training.TrainingExport.as_dict``).
+    the export summary (see ``synthlake.export.training.TrainingExport.as_dict``).
     """
     settings = load_settings(**({"lake_root": Path(lake_root)} if lake_root else {}))
     lake = Lake.from_settings(settings).require()

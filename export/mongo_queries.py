@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from export.mongo import TOXICITY_FIELDS
+from synthlake.export.mongo import TOXICITY_FIELDS
 
 if TYPE_CHECKING:
     from pymongo.collection import Collection

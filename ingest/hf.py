@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from synthlake.ingest.files import InvalidRecord, iter_records
 
-from ingest.files import InvalidRecord, iter_records
 from synthlake.errors import InputFileError
 from synthlake.lake import RAW_HF_SCHEMA, Lake, content_hash, now_utc, short_id
 from synthlake.rejects import Reject, count_reasons, write_rejects

@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.hf import HFSource, HFStats, import_hf_files
+from synthlake.ingest.hf import HFSource, HFStats, import_hf_files
+
 from synthlake.errors import FetchError, InputFileError
 from synthlake.lake import Lake, now_utc
 from synthlake.rejects import Reject, write_rejects

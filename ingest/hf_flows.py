@@ -14,13 +14,13 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
-
-from ingest.hf import HFStats
-from ingest.hf_download import (
+from synthlake.ingest.hf import HFStats
+from synthlake.ingest.hf_download import (
     HFDatasetSpec,
     ingest_dataset,
     read_dataset_specs,
 )
+
 from synthlake.errors import FetchError, retry_if_transient
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings

@@ -152,7 +152,7 @@ class LLMStageFailed(LLMError):
 
 
 class RunLocked(LakeError):
-    """Another process holds the lake's run lock (``synthlake/run_lock.py``)."""
+    """Another process holds the lake's run lock (``synthlake/pipeline/run_lock.py``)."""
 
     def __init__(self, path: object, holder: str) -> None:
         self.path = path

@@ -4,16 +4,16 @@ torch, transformers, peft and bitsandbytes are imported inside the functions tha
 them, so importing this package (the CLI does) stays cheap.
 """
 
-from train.config import TrainConfig, TrainConfigError, load_config, parse_config
-from train.data import (
+from synthlake.train.config import TrainConfig, TrainConfigError, load_config, parse_config
+from synthlake.train.data import (
     ChatExample,
     EncodeReport,
     TrainingDataError,
     encode_examples,
     read_export,
 )
-from train.evaluate import evaluate, sweep
-from train.lora import TrainingError, TrainResult, merge_adapter, train
+from synthlake.train.evaluate import evaluate, sweep
+from synthlake.train.lora import TrainingError, TrainResult, merge_adapter, train
 
 __all__ = [
     "ChatExample",

@@ -39,14 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+from synthlake.train.config import TrainConfig
+from synthlake.train.data import ChatExample, read_export, render_chat
+from synthlake.train.lora import TrainingError, _peft, load_base, load_run
 
 from synthlake.lake import RAW_EVAL_RESULTS_SCHEMA, Lake, new_run_id
 from synthlake.llm.providers.local import LoadedModel, LocalTransformersProvider
 from synthlake.model_cache import model_cache_dir
 from synthlake.sampling import seeded_selection
-from train.config import TrainConfig
-from train.data import ChatExample, read_export, render_chat
-from train.lora import TrainingError, _peft, load_base, load_run
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings
@@ -408,7 +408,7 @@ def sweep(
     """One adapter per judge threshold (rows with judge_score >= t; t=0: all rows, unscored
     included), each evaluated; every eval row records its threshold. A threshold that
     leaves no training row is skipped and reported, the others still run."""
-    from train.lora import train
+    from synthlake.train.lora import train
 
     sweep_id = new_run_id()
     outcomes: list[SweepOutcome] = []

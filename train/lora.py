@@ -43,11 +43,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from synthlake.train.config import TrainConfig
+from synthlake.train.data import (
+    Collator,
+    encode_examples,
+    filter_by_score,
+    pack,
+    read_export,
+    unpacked,
+)
+
 from synthlake.errors import DependencyMissing, SynthlakeError
 from synthlake.lake import Lake, new_run_id
 from synthlake.model_cache import model_cache_dir
-from train.config import TrainConfig
-from train.data import Collator, encode_examples, filter_by_score, pack, read_export, unpacked
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.news.extract import Scraper
+from synthlake.ingest.news.extract import Scraper
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

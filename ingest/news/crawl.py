@@ -30,14 +30,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from ingest.news import ansa, ilpost
-from ingest.news import open as open_online
-from ingest.news.archive import original_url, site_of
-from ingest.news.discovery import OutletConfig, discover, load_outlets
-from ingest.news.extract import ExtractionFailed, Scraper
-from ingest.news.http import FetchFailed, PoliteClient, ValidatorStore
-from ingest.news.normalize import Article, canonical_url, normalize_article
-from ingest.news.store import store_articles
+from synthlake.ingest.news import ansa, ilpost
+from synthlake.ingest.news import open as open_online
+from synthlake.ingest.news.archive import original_url, site_of
+from synthlake.ingest.news.discovery import OutletConfig, discover, load_outlets
+from synthlake.ingest.news.extract import ExtractionFailed, Scraper
+from synthlake.ingest.news.http import FetchFailed, PoliteClient, ValidatorStore
+from synthlake.ingest.news.normalize import Article, canonical_url, normalize_article
+from synthlake.ingest.news.store import store_articles
+
 from synthlake.errors import SettingsError
 from synthlake.lake import Lake
 from synthlake.rejects import Reject

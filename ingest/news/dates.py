@@ -27,7 +27,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from ingest.news.archive import capture_time
+from synthlake.ingest.news.archive import capture_time
 
 DateSource = Literal["text", "url_path", "capture", "none"]
 DATE_SOURCES: tuple[DateSource, ...] = ("text", "url_path", "capture", "none")

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Literal
 
 import feedparser
+from synthlake.ingest.news.archive import site_of
+from synthlake.ingest.news.extract import Scraper, parse_html
+from synthlake.ingest.news.http import FetchFailed, Page, PoliteClient
+from synthlake.ingest.news.normalize import OUTLETS_SEED, canonical_url
 
-from ingest.news.archive import site_of
-from ingest.news.extract import Scraper, parse_html
-from ingest.news.http import FetchFailed, Page, PoliteClient
-from ingest.news.normalize import OUTLETS_SEED, canonical_url
 from synthlake.errors import SettingsError
 from synthlake.rejects import Reject
 

@@ -35,11 +35,11 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
+from synthlake.ingest.news.archive import original_url, split_snapshot
+from synthlake.ingest.news.dates import parse_published
+from synthlake.ingest.news.html_blocks import body_blocks, inline_text, parse_html, squash
+from synthlake.ingest.news.normalize import canonical_url, clean_paragraphs, parse_tags
 
-from ingest.news.archive import original_url, split_snapshot
-from ingest.news.dates import parse_published
-from ingest.news.html_blocks import body_blocks, inline_text, parse_html, squash
-from ingest.news.normalize import canonical_url, clean_paragraphs, parse_tags
 from synthlake.errors import ParseError
 
 logger = logging.getLogger(__name__)
@@ -249,7 +249,7 @@ class Scraper:
 
     # --- URLs ----------------------------------------------------------------------------------
 
-    # A web archive snapshot of an outlet's page (``ingest.news.archive``) is that page:
+    # A web archive snapshot of an outlet's page (``synthlake.ingest.news.archive``) is that page:
     # the scrapers take snapshot URLs wherever they take the outlet's own.
 
     def owns(self, url: str) -> bool:

@@ -1,6 +1,7 @@
 """Prefect flow ``ingest_news``: crawl the news outlets into the lake.
 
-The flow only wires tasks; the crawl lives in :mod:`ingest.news.crawl`. The crawl task has no
+The flow only wires tasks; the crawl lives in :mod:`synthlake.ingest.news.crawl`. The crawl
+task has no
 Prefect retries: every request inside it is already retried (429/5xx/timeouts, with
 backoff), and a failed page is a reject, not a failed task. A rerun is safe anyway, since
 the crawl is incremental.
@@ -14,9 +15,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from synthlake.ingest.news.crawl import crawl_news
+from synthlake.ingest.news.sample_site import serve_sample_site
 
-from ingest.news.crawl import crawl_news
-from ingest.news.sample_site import serve_sample_site
 from synthlake.lake import Lake, new_run_id
 from synthlake.settings import Settings, load_settings
 

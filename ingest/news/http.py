@@ -1,7 +1,7 @@
 """The polite HTTP client every news scraper fetches through.
 
 One :class:`PoliteClient` per crawl, on httpx's async client. It sends a descriptive
-User-Agent, obeys robots.txt (:mod:`ingest.news.robots`, on ``urllib.robotparser``), paces
+User-Agent, obeys robots.txt (:mod:`synthlake.ingest.news.robots`, on ``urllib.robotparser``), paces
 each host, bounds the requests in flight across hosts, times out, retries 429/5xx/timeouts
 with jittered exponential backoff (tenacity) honouring ``Retry-After``, never retries other
 4xx, refuses pages over a size cap, follows redirects itself (each hop is checked against
@@ -48,6 +48,8 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from synthlake.ingest.news.fetch_base import FetchFailed
+from synthlake.ingest.news.robots import RobotsPolicy
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -55,8 +57,6 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from ingest.news.fetch_base import FetchFailed
-from ingest.news.robots import RobotsPolicy
 from synthlake.errors import SynthlakeError
 from synthlake.settings import Settings
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 
 from bs4 import BeautifulSoup
-
-from ingest.news.extract import Scraper, inline_text
+from synthlake.ingest.news.extract import Scraper, inline_text
 
 
 class IlPostScraper(Scraper):

@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.files import InvalidRecord, csv_columns, iter_records
-from ingest.news.normalize import BODY_KEYS, TITLE_KEYS, URL_KEYS, Article, normalize_article
-from ingest.news.store import StoreStats, store_articles
+from synthlake.ingest.files import InvalidRecord, csv_columns, iter_records
+from synthlake.ingest.news.normalize import (
+    BODY_KEYS,
+    TITLE_KEYS,
+    URL_KEYS,
+    Article,
+    normalize_article,
+)
+from synthlake.ingest.news.store import StoreStats, store_articles
+
 from synthlake.errors import InputFileError
 from synthlake.lake import Lake
-from synthlake.progress import progress
+from synthlake.progress_bar import progress
 from synthlake.rejects import Reject
 from synthlake.settings import Settings
 

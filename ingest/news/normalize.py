@@ -10,11 +10,12 @@ reason, never as an exception:
   ``invalid_field``, naming the field;
 - an article longer than ``max_chars`` (title, subtitle and body) is ``too_large``.
 
-A web archive snapshot URL (``ingest.news.archive``) is stored as its original URL (the
+A web archive snapshot URL (``synthlake.ingest.news.archive``) is stored as its original URL (the
 article's identity and outlet), with ``snapshot_url`` and ``captured_at`` beside it. Text that
 looks like HTML (``<p>``, ``<script>``, ``&amp;``) is reduced to its text with the scrapers'
 extraction code; entities are unescaped; control characters (NUL...) and lone surrogates are
-dropped. The event time comes from :func:`ingest.news.dates.event_time`; what was odd about
+dropped. The event time comes from :func:`synthlake.ingest.news.dates.event_time`; what was
+odd about
 the date but did not stop the row (``unparsed_date``, ``future_date``) goes into ``flags``.
 """
 
@@ -33,9 +34,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from ingest.news.archive import ARCHIVE_HOSTS, split_snapshot
-from ingest.news.dates import DateSource, event_time
-from ingest.news.html_blocks import body_blocks, parse_html
+from synthlake.ingest.news.archive import ARCHIVE_HOSTS, split_snapshot
+from synthlake.ingest.news.dates import DateSource, event_time
+from synthlake.ingest.news.html_blocks import body_blocks, parse_html
+
 from synthlake.errors import ParseError
 from synthlake.lake import content_hash, short_id
 from synthlake.rejects import Reject

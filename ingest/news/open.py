@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.news.extract import Scraper
+from synthlake.ingest.news.extract import Scraper
 
 
 class OpenScraper(Scraper):

@@ -30,7 +30,7 @@ from typing import Literal
 from urllib.parse import quote, unquote, urlparse, urlsplit, urlunparse
 from urllib.robotparser import RobotFileParser
 
-from ingest.news.fetch_base import FetchFailed, RobotsFetcher
+from synthlake.ingest.news.fetch_base import FetchFailed, RobotsFetcher
 
 logger = logging.getLogger(__name__)
 

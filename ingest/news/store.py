@@ -28,9 +28,9 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from synthlake.ingest.news.dates import DATE_SOURCES
+from synthlake.ingest.news.normalize import Article
 
-from ingest.news.dates import DATE_SOURCES
-from ingest.news.normalize import Article
 from synthlake.errors import CorruptRawFile
 from synthlake.lake import RAW_NEWS_SCHEMA, Lake, content_hash, now_utc
 from synthlake.rejects import Reject, count_reasons, write_rejects

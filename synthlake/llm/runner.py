@@ -61,7 +61,7 @@ from synthlake.llm.types import (
     failure_kind,
     normalize_messages,
 )
-from synthlake.llm.work import (  # PROGRESS_LISTENERS: read here by synthlake/progress.py
+from synthlake.llm.work import (  # PROGRESS_LISTENERS: read here by synthlake/pipeline/run_display.py
     PROGRESS_LISTENERS as PROGRESS_LISTENERS,
 )
 from synthlake.llm.work import Progress, RunContext, Validator, WorkItem

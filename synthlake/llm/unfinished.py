@@ -2,7 +2,7 @@
 
 A row is done only when an answer was stored or a content failure was quarantined. A row
 whose request failed for a transient or configuration reason is not stored, and the next
-build asks again; but the build-skip check (``synthlake/build_state.py``) sees only the
+build asks again; but the build-skip check (``synthlake/pipeline/build_state.py``) sees only the
 lake's raw files, the settings and the code, none of which changed when a provider came
 back or a key was fixed. So each LLM stage writes here, at the end of every run, how
 many of its rows it left unfinished (0 clears it), and a refresh builds whenever any

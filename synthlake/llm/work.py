@@ -63,7 +63,7 @@ class RunContext:
 
 
 # Called with the ``Progress`` at a batch's start, after each unit of work and at its end:
-# the run's live display (``synthlake/progress.py``) counts requests with it.
+# the run's live display (``synthlake/pipeline/run_display.py``) counts requests with it.
 PROGRESS_LISTENERS: list[Callable[[Progress], None]] = []
 
 

@@ -34,7 +34,7 @@ def cli(lake: Path, *args: str, timeout: int = 1500, **env: str) -> subprocess.C
     }
     environ |= {"SYNTHLAKE_LAKE_ROOT": str(lake), "SYNTHLAKE_CONFIG": str(SAMPLE_CONFIG), **env}
     return subprocess.run(
-        [sys.executable, "-m", "synthlake.cli", *args],
+        [sys.executable, "-m", "synthlake.pipeline.cli", *args],
         cwd=REPO,
         env=environ,
         capture_output=True,

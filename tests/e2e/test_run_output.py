@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from synthlake.summary import CAPABLE_MODELS
+from synthlake.pipeline.run_summary import CAPABLE_MODELS
 from tests.e2e.conftest import SampleRun, rows
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from synthlake.cli import app
+from synthlake.pipeline.cli import app
 
 runner = CliRunner()
 
@@ -208,7 +208,7 @@ def test_doctor_finds_detoxify_weights_pulled_into_the_model_cache(
     assert result.exit_code == 0, result.output
     assert not any(s.startswith("toxicity") for s in next_steps(result.stdout))
 
-    from synthlake.doctor import run_checks
+    from synthlake.pipeline.doctor import run_checks
     from synthlake.settings import load_settings
 
     [check] = [c for c in run_checks(load_settings(lake_root=tmp_path)) if c.stage == "toxicity"]

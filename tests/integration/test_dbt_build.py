@@ -8,12 +8,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
+from synthlake.ingest.hf import HFSource, import_hf_file
+from synthlake.ingest.news.importer import import_news_file
 
-from ingest.hf import HFSource, import_hf_file
-from ingest.news.importer import import_news_file
-from synthlake.dbt_runner import run_dbt
 from synthlake.errors import CorruptRawFile, DbtError
 from synthlake.lake import RAW_NEWS_SCHEMA, Lake
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings
 
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from synthlake.ingest.news.importer import import_news_file
 
-from ingest.news.importer import import_news_file
 from synthlake.errors import InputFileError
 from synthlake.lake import Lake
 from synthlake.settings import Settings, load_settings

@@ -23,8 +23,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from synthlake.cli import app
 from synthlake.lake import Lake
+from synthlake.pipeline.cli import app
 from synthlake.settings import load_settings
 from tests.fixtures.llm_servers import OpenAICompatServer
 
@@ -98,7 +98,7 @@ def test_kill_9_of_a_run_leaves_no_prefect_server(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
         run = subprocess.Popen(
-            [sys.executable, "-m", "synthlake.cli", "run", "--news", "none", "--no-export"]
+            [sys.executable, "-m", "synthlake.pipeline.cli", "run", "--news", "none", "--no-export"]
             + ["--inputs", str(empty_inputs(tmp_path)), "--lake", str(tmp_path / "lake")],
             env=cli_env(),
             stdout=out,
@@ -138,7 +138,7 @@ def test_a_server_left_by_a_dead_run_is_stopped_at_the_next_start(tmp_path: Path
     """A server that outlived its run (a platform without a parent-death signal) is found
     through the lake's PID file and stopped; a PID that now belongs to a live run, or to
     another program, is left alone."""
-    from synthlake.prefect_server import PID_FILE, reap_stale_server
+    from synthlake.pipeline.prefect_server import PID_FILE, reap_stale_server
 
     lake = tmp_path / "lake"
     lake.mkdir()
@@ -186,7 +186,7 @@ def test_a_server_left_by_a_dead_run_is_stopped_at_the_next_start(tmp_path: Path
 HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from synthlake.run_lock import run_lock
+from synthlake.pipeline.run_lock import run_lock
 with run_lock(Path(sys.argv[1])):
     print("locked", flush=True)
     time.sleep(300)
@@ -214,7 +214,7 @@ def test_a_second_run_on_a_lake_names_the_first_and_a_dead_one_does_not_block(
         holder.wait()
     # the dead holder's lock file is still there, with its details, and does not block
     assert str(holder.pid) in (lake / "run.lock").read_text()
-    from synthlake.run_lock import run_lock
+    from synthlake.pipeline.run_lock import run_lock
 
     with run_lock(lake) as path:
         assert json.loads(path.read_text())["pid"] == os.getpid()
@@ -312,7 +312,7 @@ def test_a_corrupt_warehouse_says_how_to_rebuild_it(tmp_path: Path, header: bool
 def test_doctor_notices_a_server_that_lists_models_but_never_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from synthlake.doctor import run_checks
+    from synthlake.pipeline.doctor import run_checks
 
     monkeypatch.setenv("SYNTHLAKE_DOCTOR_TIMEOUT_S", "1")
     with OpenAICompatServer() as server:
@@ -334,7 +334,7 @@ def test_doctor_notices_a_server_that_lists_models_but_never_answers(
 
 
 def test_incremental_builds_leave_no_dbt_tmp_tables(tmp_path: Path) -> None:
-    from synthlake.dbt_runner import run_dbt
+    from synthlake.pipeline.dbt_runner import run_dbt
 
     settings = load_settings(lake_root=tmp_path / "lake")
     lake = Lake.from_settings(settings).ensure()
@@ -354,7 +354,7 @@ MANY_TASKS = """
 import sys
 from pathlib import Path
 from prefect import flow, task
-from synthlake.prefect_server import prefect_api
+from synthlake.pipeline.prefect_server import prefect_api
 
 @task
 def step(i):

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from typer.testing import CliRunner
 
-from synthlake.cli import app
+from synthlake.pipeline.cli import app
 from synthlake.settings import PROJECT_DIR, LLMSpec
 from tests.fixtures.llm_servers import GeminiServer, OpenAICompatServer
 
@@ -124,7 +124,7 @@ def test_each_configuration_line_gets_an_answer(
             assert f"/models/{spec.model}:generateContent" in request.path
 
         if spec.provider == "openai":
-            from synthlake.doctor import run_checks
+            from synthlake.pipeline.doctor import run_checks
             from synthlake.settings import load_settings
 
             checks = [c for c in run_checks(load_settings()) if c.stage.startswith("llm")]

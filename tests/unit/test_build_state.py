@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from synthlake.build_state import build_fingerprint, is_up_to_date, record_build
 from synthlake.lake import RAW_LLM_CALLS_SCHEMA, RAW_REJECTS_SCHEMA, Lake
 from synthlake.llm.unfinished import record_unfinished, unfinished_rows
+from synthlake.pipeline.build_state import build_fingerprint, is_up_to_date, record_build
 from synthlake.settings import Settings, load_settings
 
 

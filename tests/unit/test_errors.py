@@ -41,6 +41,8 @@ def exception_classes() -> dict[str, tuple[str, list[str]]]:
     classes: dict[str, tuple[str, list[str]]] = {}
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.py")):
+            if ".venv" in path.parts:  # bench/peers/.venv: the peers' own environment
+                continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.ClassDef):
@@ -89,8 +91,8 @@ def test_every_exception_class_is_drawn_in_the_tree():
         ("synthlake.llm.types", "RequestRejected", (LLMError, ValueError)),
         ("synthlake.quality.judge", "JudgeParseError", (InvalidOutput, ValueError)),
         ("synthlake.quality.toxicity", "ToxicityUnavailable", (SynthlakeError, RuntimeError)),
-        ("ingest.news.http", "FetchFailed", (FetchError,)),
-        ("ingest.news.normalize", "_InvalidField", (ParseError,)),
+        ("synthlake.ingest.news.http", "FetchFailed", (FetchError,)),
+        ("synthlake.ingest.news.normalize", "_InvalidField", (ParseError,)),
     ],
 )
 def test_classes_that_joined_the_tree_keep_their_builtin_parent(module, name, parents):
@@ -106,6 +108,8 @@ def test_transient_is_defined_once():
     definitions = []
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.py")):
+            if ".venv" in path.parts:  # bench/peers/.venv: the peers' own environment
+                continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.FunctionDef) and node.name == "_transient_only":
@@ -136,7 +140,7 @@ def test_retry_predicate(exc, retried):
 
 
 def test_retry_predicate_retries_what_is_transient():
-    from ingest.hf_download import DatasetUnavailable
+    from synthlake.ingest.hf_download import DatasetUnavailable
 
     hiccup = DatasetUnavailable("u", "hub_error", "HTTP 503", transient=True)
     missing = DatasetUnavailable("u", "dataset_not_found", "HTTP 404", transient=False)

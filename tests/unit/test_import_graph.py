@@ -1,4 +1,4 @@
-"""The import graph of the non-test code has no circles, and (after the move) runs one way.
+"""The import graph of the non-test code has no circles, and runs one way: down.
 
 Every ``import`` statement counts as an edge: module level, inside a function (the lazy
 imports that only hide a circle until run time) and under ``if TYPE_CHECKING:`` (a circle a
@@ -12,10 +12,11 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("synthlake", "ingest", "export", "train")  # installed by `pip install -e .`
+# The folders of the one installed package: synthlake/ and the rooms that install under it
+# (pyproject's package-dir: ingest/ is synthlake.ingest, ...).
+ROOM_FOLDERS = ("ingest", "export", "train")
+PACKAGES = ("synthlake", *ROOM_FOLDERS)
 FOLDERS = (*PACKAGES, "python_models", "bench")  # python_models/bench: files dbt/you run
 
 
@@ -23,6 +24,8 @@ def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
+    if parts[0] in ROOM_FOLDERS:
+        parts.insert(0, "synthlake")
     return ".".join(parts)
 
 
@@ -126,8 +129,8 @@ def test_the_graph_is_read():
     assert "synthlake.errors" in graph["synthlake.lake"]
     assert "synthlake.redact" in graph["synthlake.errors"]  # lazy, in SynthlakeError.__str__
     # `from ingest.news import ansa` is an edge to the submodule, not to the package
-    assert "ingest.news.ansa" in graph["ingest.news.crawl"]
-    assert "ingest.news" not in graph["ingest.news.crawl"]
+    assert "synthlake.ingest.news.ansa" in graph["synthlake.ingest.news.crawl"]
+    assert "synthlake.ingest.news" not in graph["synthlake.ingest.news.crawl"]
 
 
 def test_cycle_finder_reports_the_path():
@@ -141,25 +144,12 @@ def test_no_import_circles():
     assert not cycles, "import circles:\n" + "\n".join(" -> ".join(c) for c in cycles)
 
 
-# --- layering (pending) ----------------------------------------------------------------------
+# --- layering ------------------------------------------------------------------------------
 # Rooms, lowest first; a module may import its own room and the rooms *below* it. The kernel
-# imports no room; ingest/export/train/python_models import the kernel; the composition layer
-# (CLI, flows, schedule, doctor, run summary) imports them all; bench may import anything.
-# Today the composition layer still lives inside `synthlake/`, so the kernel "imports" the
-# rooms through it: the check is expected to fail until the composition layer moves.
-COMPOSITION = (
-    "synthlake.cli",
-    "synthlake.cli_common",
-    "synthlake.flows",
-    "synthlake.schedule",
-    "synthlake.doctor",
-    "synthlake.summary",
-    "synthlake.progress",
-    "synthlake.dbt_runner",
-    "synthlake.prefect_server",
-    "synthlake.run_log",
-    "synthlake.run_lock",
-)
+# (synthlake.*: settings, lake, errors, the LLM runner, the transform logic) imports no room;
+# the rooms (synthlake.ingest, synthlake.export, synthlake.train, python_models) import the
+# kernel; the composition layer (synthlake.pipeline: CLI, flows, schedule, doctor, run
+# summary) imports them all and nothing imports it; bench may import anything.
 ROOMS: dict[str, int] = {  # room -> level
     "kernel": 0,
     "ingest": 1,
@@ -172,10 +162,13 @@ ROOMS: dict[str, int] = {  # room -> level
 
 
 def room_of(module: str) -> str:
-    if any(module == c or module.startswith(c + ".") for c in COMPOSITION):
-        return "composition"
-    top = module.split(".")[0]
-    return "kernel" if top == "synthlake" else top
+    parts = module.split(".")
+    if parts[0] == "synthlake" and len(parts) > 1:
+        if parts[1] == "pipeline":
+            return "composition"
+        if parts[1] in ROOM_FOLDERS:
+            return parts[1]
+    return "kernel" if parts[0] == "synthlake" else parts[0]
 
 
 def layering_violations(graph: dict[str, set[str]]) -> list[str]:
@@ -190,13 +183,33 @@ def layering_violations(graph: dict[str, set[str]]) -> list[str]:
 
 
 def test_layering_checker_flags_an_upward_import():
-    graph = {"synthlake.lake": {"ingest.hf"}, "ingest.hf": {"synthlake.lake"}}
-    assert layering_violations(graph) == ["synthlake.lake (kernel) -> ingest.hf (ingest)"]
+    graph = {
+        "synthlake.lake": {"synthlake.ingest.hf"},
+        "synthlake.ingest.hf": {"synthlake.lake", "synthlake.pipeline.cli"},
+        "synthlake.pipeline.cli": {"synthlake.ingest.hf", "synthlake.lake"},
+    }
+    assert layering_violations(graph) == [
+        "synthlake.ingest.hf (ingest) -> synthlake.pipeline.cli (composition)",
+        "synthlake.lake (kernel) -> synthlake.ingest.hf (ingest)",
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="until the composition layer moves into its own room (issue 18)"
-)
 def test_imports_run_one_way_down():
     violations = layering_violations(import_graph())
     assert not violations, "imports against the layering:\n" + "\n".join(violations)
+
+
+def test_rooms_are_imported_under_the_synthlake_namespace():
+    """`import ingest...` would load a second copy of a room (from the checkout's folder, when
+    the working directory is the repository) beside the installed synthlake.ingest."""
+    old_names = []
+    for module, path in _sources().items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                names = [node.module]
+            old_names += [f"{module}: {n}" for n in names if n.split(".")[0] in ROOM_FOLDERS]
+    assert not old_names, "import the rooms as synthlake.<room>:\n" + "\n".join(old_names)

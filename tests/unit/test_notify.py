@@ -7,7 +7,13 @@ import logging
 
 import pytest
 
-from synthlake.notify import message, notify_failure, notify_run, notify_urls, should_notify
+from synthlake.pipeline.notify import (
+    message,
+    notify_failure,
+    notify_run,
+    notify_urls,
+    should_notify,
+)
 from synthlake.redact import redact_text, url_scheme
 from synthlake.settings import PROJECT_DIR, load_settings
 
@@ -98,7 +104,7 @@ def test_a_url_apprise_rejects_is_a_warning_naming_only_its_scheme(
     settings = load_settings(lake_root=tmp_path)
     with caplog.at_level(logging.DEBUG):
         assert notify_run(settings, CLEAN, failed=False) is False
-    [warning] = [r for r in caplog.records if r.name == "synthlake.notify"]
+    [warning] = [r for r in caplog.records if r.name == "synthlake.pipeline.notify"]
     assert warning.levelno == logging.WARNING
     assert "notification URL 1/1 (nosuchservice://) was rejected by Apprise" in warning.message
     assert all("s3cr3t-token" not in r.getMessage() for r in caplog.records)
@@ -109,15 +115,15 @@ def test_refresh_keeps_its_failure_hooks_as_a_scheduled_flow(
 ) -> None:
     from prefect.flows import load_flow_from_entrypoint
 
-    from synthlake.flows import refresh
-    from synthlake.schedule import scheduled_flow
+    from synthlake.pipeline.flows import refresh
+    from synthlake.pipeline.schedule import scheduled_flow
 
     monkeypatch.setenv("SYNTHLAKE_REFRESH_RETRIES", "4")
     for flow in (
         refresh,
         scheduled_flow(load_settings()),
         load_flow_from_entrypoint(
-            str(PROJECT_DIR / "synthlake" / "schedule.py") + ":scheduled_refresh"
+            str(PROJECT_DIR / "synthlake" / "pipeline" / "schedule.py") + ":scheduled_refresh"
         ),
     ):
         assert flow.on_failure_hooks == [notify_failure]

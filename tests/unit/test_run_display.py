@@ -10,7 +10,7 @@ from rich.console import Console
 
 from synthlake.llm.runner import PROGRESS_LISTENERS
 from synthlake.llm.work import Progress
-from synthlake.progress import DbtNodeCounter, RunDisplay
+from synthlake.pipeline.run_display import DbtNodeCounter, RunDisplay
 
 
 def console(*, terminal: bool) -> tuple[Console, io.StringIO]:

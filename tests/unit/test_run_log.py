@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from synthlake.run_log import configure_logging, run_log_file
+from synthlake.pipeline.run_log import configure_logging, run_log_file
 
 NODE_LINE = "12 of 485 \x1b[32mOK\x1b[0m created sql table model main.news_qa [OK in 0.41s]"
 
@@ -72,7 +72,7 @@ def own_task_warning() -> None:
         "prefect.task_runs",
         logging.WARNING,
         "ansa: robots.txt disallows /archivio",
-        source="/work/synthlake/flows.py",
+        source="/work/synthlake/pipeline/flows.py",
         task_run_name="crawl_news_sites-0e9",
     )
 
@@ -81,15 +81,15 @@ def run(tmp_path: Path, *, verbose: bool) -> tuple[str, str]:
     out = io.StringIO()
     configure_logging(verbose, console=Console(file=out, width=200))
     with run_log_file(tmp_path / "runs" / "r1" / "run.log") as path:
-        emit("synthlake.flows", logging.INFO, "ingest news: 12 read, 12 new")
+        emit("synthlake.pipeline.flows", logging.INFO, "ingest news: 12 read, 12 new")
         dbt_node_line()
         prefect_state_line()
         own_task_warning()
         prefect_task_failure()
         emit("synthlake.llm.runner", logging.WARNING, "llm judge: 3 answers without a score")
-        emit("synthlake.flows", logging.ERROR, "run r1 failed: boom", terminal=False)
+        emit("synthlake.pipeline.flows", logging.ERROR, "run r1 failed: boom", terminal=False)
         emit("httpx", logging.INFO, "HTTP Request: POST http://127.0.0.1:4200/api/logs/")
-    emit("synthlake.flows", logging.WARNING, "after the run")
+    emit("synthlake.pipeline.flows", logging.WARNING, "after the run")
     return out.getvalue(), path.read_text(encoding="utf-8")
 
 
@@ -100,9 +100,9 @@ def test_the_terminal_gets_warnings_and_the_run_log_everything(
     assert terminal.splitlines() == [
         "WARNING prefect.task_runs: ansa: robots.txt disallows /archivio",
         "WARNING synthlake.llm.runner: llm judge: 3 answers without a score",
-        "WARNING synthlake.flows: after the run",
+        "WARNING synthlake.pipeline.flows: after the run",
     ]
-    assert "INFO synthlake.flows: ingest news: 12 read, 12 new" in log
+    assert "INFO synthlake.pipeline.flows: ingest news: 12 read, 12 new" in log
     # dbt's node line with the node it belongs to, without the terminal colour codes
     assert (
         "INFO prefect.task_runs [model news_qa]: 12 of 485 OK created sql table model "
@@ -147,14 +147,14 @@ def test_a_prefect_worker_root_at_warning_still_fills_the_run_log(
 ) -> None:
     logging.getLogger().setLevel(logging.WARNING)  # Prefect's logging config sets this
     with run_log_file(tmp_path / "run.log") as path:
-        emit("synthlake.flows", logging.INFO, "ingest news: 12 read, 12 new")
+        emit("synthlake.pipeline.flows", logging.INFO, "ingest news: 12 read, 12 new")
     assert "ingest news: 12 read, 12 new" in path.read_text(encoding="utf-8")
     assert logging.getLogger().level == logging.WARNING
 
 
 LIBRARY_BAR = """
 import logging, sys
-from synthlake.run_log import configure_logging, quiet_progress_bars
+from synthlake.pipeline.run_log import configure_logging, quiet_progress_bars
 configure_logging(sys.argv[1] == "verbose")
 quiet_progress_bars()
 from tqdm.auto import tqdm  # as transformers does, after the command line started

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from synthlake.errors import SettingsError
-from synthlake.schedule import DEPLOYMENT_NAME, build_deployment, refresh_parameters
+from synthlake.pipeline.schedule import DEPLOYMENT_NAME, build_deployment, refresh_parameters
 from synthlake.settings import PROJECT_DIR, load_settings
 
 
@@ -17,7 +17,7 @@ def test_prefect_yaml_matches_the_default_settings() -> None:
     [deployment] = PrefectYamlModel.model_validate(raw).deployments
     settings = load_settings()
     assert deployment.name == DEPLOYMENT_NAME
-    assert deployment.entrypoint == "synthlake/schedule.py:scheduled_refresh"
+    assert deployment.entrypoint == "synthlake/pipeline/schedule.py:scheduled_refresh"
     [schedule] = deployment.schedules
     assert (schedule.cron, schedule.timezone) == (settings.refresh_cron, settings.timezone)
     assert deployment.concurrency_limit.limit == 1
@@ -33,7 +33,7 @@ def test_prefect_yaml_entrypoint_is_refresh_with_the_retry_settings(
     monkeypatch.setenv("SYNTHLAKE_REFRESH_RETRIES", "4")
     monkeypatch.setenv("SYNTHLAKE_REFRESH_RETRY_DELAY_S", "30")
     flow = load_flow_from_entrypoint(
-        str(PROJECT_DIR / "synthlake" / "schedule.py") + ":scheduled_refresh"
+        str(PROJECT_DIR / "synthlake" / "pipeline" / "schedule.py") + ":scheduled_refresh"
     )
     assert (flow.name, flow.retries, flow.retry_delay_seconds) == ("refresh", 4, 30)
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from synthlake.settings import PROJECT_DIR
-from synthlake.summary import (
+from synthlake.pipeline.run_summary import (
     CAPABLE_MODELS,
     RunSummary,
     plumbing_notice,
     render,
     slowest_models,
 )
+from synthlake.settings import PROJECT_DIR
 
 EMBEDDED = {"summarize": "local:smollm2", "translate": "local:smollm2", "judge": "local:smollm2"}
 OLLAMA = {stage: "openai:llama3.1:8b@http://127.0.0.1:11434/v1" for stage in EMBEDDED}
@@ -118,7 +118,7 @@ def test_slowest_models_come_from_dbt_run_results(tmp_path: Path) -> None:
 
 RSS_PROBE = """
 import json
-from synthlake.summary import RunSummary
+from synthlake.pipeline.run_summary import RunSummary
 summary = RunSummary(run_id="r1", lake_root="/lake", started_at="x")
 summary.record_stage("ingest", 1.0)
 block = bytearray(128 * 2**20)  # 128 MiB touched: the high-water mark moves

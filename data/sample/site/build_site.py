@@ -7,7 +7,7 @@ Open's ``.news__*`` blocks and ``rel="category tag"`` links. JSON-LD is on some 
 on others, so both extraction paths run. Each outlet also gets a homepage, a paginated section
 listing (two pages), an RSS feed and a robots.txt.
 
-Files are written under ``<host>/<path>`` so that ``ingest.news.sample_site`` can serve them
+Files are written under ``<host>/<path>`` so that ``synthlake.ingest.news.sample_site`` can serve them
 as ``https://<host>/<path>``; a URL ending in ``/`` is stored as ``index.html`` (``index.xml``
 for feeds). The output is deterministic: running this twice gives the same bytes.
 

@@ -31,7 +31,7 @@ def built_lake(tmp_path: Path, database_name: str, monkeypatch: pytest.MonkeyPat
 
 
 def export(*args: str) -> Any:
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     return runner.invoke(app, ["export", *args])
 

@@ -11,13 +11,13 @@ from typing import Any
 import duckdb
 import pytest
 from pymongo.database import Database
+from synthlake.export.mongo import VALIDATOR, export_mongo
+from synthlake.export.mongo_queries import every_source_similarity_above
+from synthlake.ingest.hf import HFSource, import_hf_file
+from synthlake.ingest.news.importer import import_news_file
 
-from export.mongo import VALIDATOR, export_mongo
-from export.mongo_queries import every_source_similarity_above
-from ingest.hf import HFSource, import_hf_file
-from ingest.news.importer import import_news_file
-from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings
 from tests.fixtures.llm_servers import OpenAICompatServer
 from tests.integration.news_integration.conftest import FIXTURE as NEWS_FIXTURE

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 from pymongo.database import Database
+from synthlake.export.mongo import SKIPPED, VALIDATOR, MongoExportError, export_mongo
+from synthlake.export.mongo_queries import every_source_similarity_above
 
-from export.mongo import SKIPPED, VALIDATOR, MongoExportError, export_mongo
-from export.mongo_queries import every_source_similarity_above
 from synthlake.errors import ExportError
 from synthlake.lake import Lake
 from synthlake.settings import Settings, load_settings

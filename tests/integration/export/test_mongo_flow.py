@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from pymongo.database import Database
+from synthlake.export.mongo import MongoExportError
 
-from export.mongo import MongoExportError
 from synthlake.errors import ExportError, retry_if_transient
 from tests.integration.export.marts import NEWS_SQL, instructions_sql, write_marts
 
@@ -42,8 +42,8 @@ def test_flow_exports_the_marts(
     mongo_db: Database[dict[str, Any]],
 ) -> None:
     from prefect.testing.utilities import prefect_test_harness
+    from synthlake.export.flows import export_mongo
 
-    from export.flows import export_mongo
     from synthlake.lake import Lake
 
     lake = Lake(tmp_path / "lake").ensure()

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from pymongo.collection import Collection
 from pymongo.database import Database
-
-from export import mongo_queries as q
+from synthlake.export import mongo_queries as q
 
 REMOVED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 

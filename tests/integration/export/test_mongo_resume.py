@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from pymongo import MongoClient
+from synthlake.export.mongo import BatchProgress, MongoExportError, export_mongo
 
-from export.mongo import BatchProgress, MongoExportError, export_mongo
 from synthlake.lake import Lake
 from synthlake.settings import load_settings
 from tests.fixtures.mongo import MongoServer

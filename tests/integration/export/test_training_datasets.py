@@ -1,7 +1,7 @@
 """The training export as real clients load it: Hugging Face ``datasets`` (offline, a temp
 cache), the bundled SmolLM2 tokenizer's chat template, and TRL's SFT data path.
 
-The exports are written by the project's own code (``export.training.write_export``) from
+The exports are written by the project's own code (``synthlake.export.training.write_export``) from
 the rows of ``tests/fixtures/training_export.py``, once with every split filled and once
 with ``validation`` and ``eval`` empty.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from synthlake.export.training import _Snapshot, write_export
 
-from export.training import _Snapshot, write_export
 from synthlake.llm.providers.local import builtin_gguf_path, load_tokenizer, resolve_local_model
 from tests.fixtures.training_export import default_rows
 

@@ -14,8 +14,7 @@ from tests.unit.export.test_training import make_warehouse
 @pytest.mark.slow
 def test_flow_writes_the_training_dataset(tmp_path: Path) -> None:
     from prefect.testing.utilities import prefect_test_harness
-
-    from export.flows import export_training
+    from synthlake.export.flows import export_training
 
     lake = Lake(tmp_path / "lake").ensure()
     make_warehouse(lake.warehouse)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from synthlake.export.training import export_training
 
-from export.training import export_training
 from synthlake.errors import ExportError
 from synthlake.lake import Lake
 from synthlake.settings import Settings

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-
-from ingest.hf_download import (
+from synthlake.ingest.hf_download import (
     DatasetUnavailable,
     HFDatasetSpec,
     ingest_dataset,
     read_dataset_specs,
 )
+
 from synthlake.errors import FetchError, InputFileError
 from synthlake.lake import Lake
 from synthlake.settings import Settings, load_settings
@@ -259,7 +259,7 @@ def test_default_dataset_list_names_both_datasets() -> None:
 def test_flow_stores_what_it_can_and_fails_naming_the_missing_dataset(
     prefect_server: None, hub: HubServer, published: dict[str, str], tmp_path: Path
 ) -> None:
-    from ingest.hf_flows import ingest_hf
+    from synthlake.ingest.hf_flows import ingest_hf
 
     listing = tmp_path / "datasets.csv"
     listing.write_text(
@@ -283,7 +283,7 @@ def test_ingest_hub_command_downloads_then_a_rerun_writes_nothing(
 ) -> None:
     from typer.testing import CliRunner
 
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     listing = tmp_path / "datasets.csv"
     listing.write_text(f"dataset,revision,files,language\n{SLIM},main,slim.jsonl,en\n")

@@ -17,13 +17,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
+from synthlake.ingest.folder import ingest_folder
 
-from ingest.sample import ingest_folder
-from synthlake.dbt_runner import run_dbt
 from synthlake.errors import LLMStageFailed
 from synthlake.instructions.translate import translate_rows
 from synthlake.lake import Lake
 from synthlake.llm.unfinished import unfinished_rows
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings, load_settings
 from tests.fixtures.llm_servers import Fault, OpenAICompatServer
 from tests.integration.hf.fake_translator import TEXT, TOKEN, fake_translation, wrong_language

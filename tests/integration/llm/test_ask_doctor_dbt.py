@@ -5,11 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from synthlake.dbt_runner import run_dbt
 from synthlake.errors import BudgetExceeded, LLMError
 from synthlake.lake import Lake
 from synthlake.llm import ask, check_provider
 from synthlake.llm.runner import LLMRunner
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import LLMSpec, load_settings
 from tests.fixtures.llm_servers import Fault
 from tests.integration.llm.conftest import FAST_RETRY, requests_for

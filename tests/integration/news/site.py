@@ -1,6 +1,7 @@
 """A local site for the crawler tests: the saved sample pages plus routes that misbehave.
 
-The server is ``ingest.news.sample_site.SiteServer`` (threaded, 127.0.0.1, logs every request
+The server is ``synthlake.ingest.news.sample_site.SiteServer`` (threaded, 127.0.0.1, logs every
+request
 with its own clock); :class:`FaultSite` lets a test answer chosen ``(host, path)`` itself:
 429 with Retry-After, 503 then 200, a hang, redirect loops, a 10 MB page, windows-1252 bytes.
 """
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.news.sample_site import SAMPLE_SITE, RequestRecord, SiteHandler, SiteServer
+from synthlake.ingest.news.sample_site import SAMPLE_SITE, RequestRecord, SiteHandler, SiteServer
 
 Responder = Callable[[SiteHandler], None]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthlake.ingest.news import ansa
+from synthlake.ingest.news.http import FetchFailed, Page, PoliteClient
 
-from ingest.news import ansa
-from ingest.news.http import FetchFailed, Page, PoliteClient
 from synthlake.settings import Settings
 from tests.integration.news.conftest import fast_settings
 from tests.integration.news.site import FaultSite, hang, huge, in_turn, page, redirect

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from synthlake.ingest.news.crawl import crawl_news
+from synthlake.ingest.news.importer import import_news_file
 
-from ingest.news.crawl import crawl_news
-from ingest.news.importer import import_news_file
 from synthlake.lake import Lake
 from synthlake.settings import PROJECT_DIR, Settings
 from tests.integration.news.conftest import fast_settings
@@ -380,8 +380,8 @@ def test_an_outlet_can_be_crawled_through_the_web_archive(
     site: FaultSite, crawl_settings: Settings, crawl_lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A listing snapshot for a past day: its article links are snapshots too."""
-    from ingest.news import crawl as crawl_module
-    from ingest.news.discovery import OutletConfig
+    from synthlake.ingest.news import crawl as crawl_module
+    from synthlake.ingest.news.discovery import OutletConfig
 
     wayback = "https://web.archive.org/web/20240109082917"
     articles = [u for u in sample_urls() if u.startswith("https://www.ilpost.it/")][:2]

@@ -14,8 +14,7 @@ def test_ingest_news_flow_crawls_the_sample_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.testing.utilities import prefect_test_harness
-
-    from ingest.news.flows import ingest_news
+    from synthlake.ingest.news.flows import ingest_news
 
     monkeypatch.setenv("SYNTHLAKE_NEWS_REQUESTS_PER_SECOND_PER_HOST", "50")
     lake_root = tmp_path / "lake"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from synthlake.ingest.news.importer import import_news_file
 
-from ingest.news.importer import import_news_file
-from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import load_settings
 from tests.fixtures.llm_servers import OpenAICompatServer
 from tests.integration.news_integration.conftest import FIXTURE, italian_summary

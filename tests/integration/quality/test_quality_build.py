@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from synthlake.ingest.hf import HFSource, import_hf_file
 
-from ingest.hf import HFSource, import_hf_file
-from synthlake.dbt_runner import run_dbt
 from synthlake.lake import Lake
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.quality.report import write_report
 from synthlake.settings import load_settings
 from tests.unit.quality.tiny_detoxify import build_tiny_detoxify

@@ -80,7 +80,7 @@ def cache_contents(settings) -> list[str]:
 
 
 def test_pull_places_verified_weights_that_toxicity_then_uses(settings, release, tiny) -> None:
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     with pytest.raises(ToxicityUnavailable, match="none pulled"):
         resolve_source(settings)
@@ -119,7 +119,7 @@ def test_a_wrong_sha256_is_refused_and_nothing_is_placed(settings, release, tiny
 
 def test_the_real_release_name_checks_the_hash_it_carries(settings, server, tiny) -> None:
     """Detoxify's real asset name carries 0b549669: other bytes under it are refused."""
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     server.assets["v0.4-alpha/multilingual_debiased-0b549669.ckpt"] = tiny["checkpoint"]
 
@@ -169,10 +169,10 @@ def test_a_rebuild_after_the_pull_scores_the_unavailable_rows(
     tmp_path: Path, settings, release, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from huggingface_hub import constants
+    from synthlake.ingest.hf import HFSource, import_hf_file
 
-    from ingest.hf import HFSource, import_hf_file
-    from synthlake.dbt_runner import run_dbt
     from synthlake.lake import Lake
+    from synthlake.pipeline.dbt_runner import run_dbt
     from tests.fixtures.llm_servers import OpenAICompatServer
 
     records = [

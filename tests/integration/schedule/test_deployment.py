@@ -13,7 +13,7 @@ def test_deployment_has_schedule_concurrency_limit_and_parameters(
     from prefect.client.orchestration import get_client
     from prefect.testing.utilities import prefect_test_harness
 
-    from synthlake.schedule import DEPLOYMENT_NAME, build_deployment
+    from synthlake.pipeline.schedule import DEPLOYMENT_NAME, build_deployment
     from synthlake.settings import load_settings
 
     monkeypatch.setenv("SYNTHLAKE_REFRESH_CRON", "30 5 * * 1-5")
@@ -57,7 +57,7 @@ def test_deployment_has_schedule_concurrency_limit_and_parameters(
 def test_run_summary_markdown_is_one_table_row_per_figure() -> None:
     # The artifact's publication on a real server, from a real flow run, is checked by
     # test_deployment_work_pool.py; this is the table it carries (no server needed).
-    from synthlake.artifacts import summary_markdown
+    from synthlake.pipeline.artifacts import summary_markdown
 
     summary = {
         "run_id": "r-42",
@@ -77,7 +77,7 @@ def test_run_summary_markdown_is_one_table_row_per_figure() -> None:
 
 
 def test_the_prefect_yaml_entrypoint_loads_without_shadowing_installed_packages() -> None:
-    # A worker loads `synthlake/schedule.py:scheduled_refresh` as a script, which puts
+    # A worker loads `synthlake/pipeline/schedule.py:scheduled_refresh` as a script, which puts
     # synthlake/ first on sys.path; a module there named like a dependency (it was
     # synthlake/dbt.py) would then hide it. A fresh interpreter, as on a worker.
     import subprocess
@@ -135,7 +135,7 @@ def test_the_pull_step_follows_synthlake_project_dir(
     import os
 
     from synthlake.errors import SettingsError
-    from synthlake.schedule import enter_checkout
+    from synthlake.pipeline.schedule import enter_checkout
 
     other = tmp_path / "other-checkout"
     other.mkdir()

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import pytest
 
-from synthlake.artifacts import ARTIFACT_KEY
+from synthlake.pipeline.artifacts import ARTIFACT_KEY
 from synthlake.settings import PROJECT_DIR as REPO
 from tests.fixtures.llm_servers import OpenAICompatServer
 from tests.fixtures.mongo import free_port

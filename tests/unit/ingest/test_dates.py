@@ -4,8 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from ingest.news.dates import event_time, parse_published
+from synthlake.ingest.news.dates import event_time, parse_published
 
 ROME = ZoneInfo("Europe/Rome")
 

@@ -4,14 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from ingest.hf import (
+from synthlake.ingest.hf import (
     HFSource,
     import_hf_file,
     normalize_hf_record,
     sample_hf_items,
     store_hf_rows,
 )
+
 from synthlake.lake import Lake
 from synthlake.rejects import Reject
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
-
-from ingest.news.normalize import (
+from synthlake.ingest.news.normalize import (
     Article,
     canonical_url,
     clean_paragraphs,
     normalize_article,
     parse_tags,
 )
+
 from synthlake.rejects import Reject
 
 ROME = ZoneInfo("Europe/Rome")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from synthlake.cli import app
+from synthlake.pipeline.cli import app
 from tests.fixtures.training_export import write_export
 
 

@@ -3,8 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from train.config import CONFIG_DIR, TrainConfigError, load_config, parse_config
+from synthlake.train.config import CONFIG_DIR, TrainConfigError, load_config, parse_config
 
 
 @pytest.mark.parametrize("name", ["cpu-smoke", "gemma-2b-qlora", "llama3-8b-qlora"])

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from synthlake.train.data import TrainingDataError, filter_by_score, read_export, snapshot_id
 
 from tests.fixtures.training_export import row, write_export
-from train.data import TrainingDataError, filter_by_score, read_export, snapshot_id
 
 
 def test_reads_every_split_with_the_manifest_snapshot(tmp_path: Path) -> None:

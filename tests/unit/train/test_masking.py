@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from tests.fixtures.training_export import row
-from train.data import (
+from synthlake.train.data import (
     IGNORE_INDEX,
     ChatExample,
     Collator,
@@ -16,6 +14,8 @@ from train.data import (
     encode_examples,
     pack,
 )
+
+from tests.fixtures.training_export import row
 
 MULTI = [
     {"role": "system", "content": "Be brief."},

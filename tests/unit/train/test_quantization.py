@@ -7,10 +7,10 @@ import sys
 import types
 
 import pytest
+from synthlake.train.config import parse_config
+from synthlake.train.lora import quantization_config
 
 from synthlake.errors import DependencyMissing
-from train.config import parse_config
-from train.lora import quantization_config
 
 QLORA = parse_config({"model": "local:smollm2", "quantization": "qlora-4bit"})
 

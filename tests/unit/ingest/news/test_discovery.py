@@ -7,13 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from synthlake.ingest.news import ansa, ilpost
+from synthlake.ingest.news import open as open_online
+from synthlake.ingest.news.crawl import select_outlets
+from synthlake.ingest.news.discovery import feed_links, listing_links, load_outlets
+from synthlake.ingest.news.extract import Scraper
+from synthlake.ingest.news.normalize import OUTLETS_SEED
 
-from ingest.news import ansa, ilpost
-from ingest.news import open as open_online
-from ingest.news.crawl import select_outlets
-from ingest.news.discovery import feed_links, listing_links, load_outlets
-from ingest.news.extract import Scraper
-from ingest.news.normalize import OUTLETS_SEED
 from synthlake.errors import SettingsError
 from synthlake.settings import load_settings
 from tests.unit.ingest.news.samples import SITE, sample_records

@@ -5,12 +5,12 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import pytest
+from synthlake.ingest.news import ansa, ilpost
+from synthlake.ingest.news import open as open_online
+from synthlake.ingest.news.dates import parse_published
+from synthlake.ingest.news.extract import ExtractionFailed, Scraper, body_blocks, parse_html
+from synthlake.ingest.news.normalize import normalize_article
 
-from ingest.news import ansa, ilpost
-from ingest.news import open as open_online
-from ingest.news.dates import parse_published
-from ingest.news.extract import ExtractionFailed, Scraper, body_blocks, parse_html
-from ingest.news.normalize import normalize_article
 from tests.unit.ingest.news.samples import expected_tags, page_file, sample_records
 
 ROME = ZoneInfo("Europe/Rome")

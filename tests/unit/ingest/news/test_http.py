@@ -7,14 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from ingest.news.http import (
+from synthlake.ingest.news.http import (
     HostMapTransport,
     ValidatorStore,
     decode_html,
     parse_retry_after,
 )
-from ingest.news.robots import agent_token, parse_robots
+from synthlake.ingest.news.robots import agent_token, parse_robots
 
 ACCENTED = "Perché è già più città"
 

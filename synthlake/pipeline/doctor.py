@@ -167,7 +167,7 @@ def _generation_probe(spec: LLMSpec, settings: Settings, detail: str) -> tuple[b
 
 
 def _notifications(settings: Settings) -> tuple[bool, str] | tuple[bool, str, str]:
-    from synthlake.notify import notify_urls
+    from synthlake.pipeline.notify import notify_urls
     from synthlake.redact import url_scheme
 
     urls = notify_urls(settings)

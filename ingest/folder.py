@@ -9,9 +9,10 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from ingest.hf import HFSource, HFStats, import_hf_file
-from ingest.news.importer import import_news_file
-from ingest.news.store import StoreStats
+from synthlake.ingest.hf import HFSource, HFStats, import_hf_file
+from synthlake.ingest.news.importer import import_news_file
+from synthlake.ingest.news.store import StoreStats
+
 from synthlake.errors import InputFileError
 from synthlake.lake import Lake
 from synthlake.settings import Settings

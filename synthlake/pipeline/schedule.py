@@ -4,7 +4,7 @@
 parameters, concurrency limit 1, flow retries); ``serve`` runs it in this process with
 ``prefect.serve`` until stopped. ``prefect.yaml`` at the repository root is the same
 deployment for ``prefect deploy`` on a work pool; its entrypoint is
-``synthlake/schedule.py:scheduled_refresh``, the flow with the retries of the settings, and
+``synthlake/pipeline/schedule.py:scheduled_refresh``, the flow with the retries of the settings, and
 its pull step ``enter_checkout`` starts each flow run in the checkout.
 
 A refresh with nothing new is cheap by construction: ingest writes only new or changed
@@ -41,7 +41,7 @@ def refresh_parameters(settings: Settings) -> dict[str, Any]:
 def scheduled_flow(settings: Settings) -> Flow:
     """``refresh`` with the flow-level retries a scheduled run gets (transient failures:
     an outlet down, a provider's 5xx after the task-level retries are spent)."""
-    from synthlake.flows import refresh
+    from synthlake.pipeline.flows import refresh
 
     return refresh.with_options(
         retries=settings.refresh_retries,

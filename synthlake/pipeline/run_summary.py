@@ -211,7 +211,7 @@ def render(summary: RunSummary) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from synthlake.progress import format_seconds
+    from synthlake.pipeline.run_display import format_seconds
 
     console = Console(stderr=False)
     notice = plumbing_notice(summary)

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from synthlake.cli_common import LakeOption, friendly, settings_for
 from synthlake.lake import Lake, new_run_id
-from synthlake.run_log import configure_logging, quiet_progress_bars
+from synthlake.pipeline.cli_common import LakeOption, friendly, settings_for
+from synthlake.pipeline.run_log import configure_logging, quiet_progress_bars
 from synthlake.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -24,8 +24,8 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Load inputs into lake/raw/ (Parquet).", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
-# Fine-tuning and evaluation (train/cli.py): `synthlake train [sweep]`, `synthlake evaluate`.
-from train.cli import evaluate_command, train_app  # noqa: E402
+# Fine-tuning and evaluation (train_cli.py): `synthlake train [sweep]`, `synthlake evaluate`.
+from synthlake.pipeline.train_cli import evaluate_command, train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")
 app.command("evaluate")(evaluate_command)
@@ -88,9 +88,9 @@ def run(
         rebuild = True
     quiet_progress_bars()  # the run's own display shows the progress (unless -v)
     settings = settings_for(lake)
-    from synthlake.flows import refresh
-    from synthlake.prefect_server import prefect_api
-    from synthlake.run_lock import run_lock
+    from synthlake.pipeline.flows import refresh
+    from synthlake.pipeline.prefect_server import prefect_api
+    from synthlake.pipeline.run_lock import run_lock
 
     # One run per lake; the lock comes first, so a stale server found next is never the
     # live server of another run. The temporary Prefect server dies with this process.
@@ -120,7 +120,7 @@ def ingest_news(
     may be ISO 8601 or Italian text ("06 gennaio 2024, 18:54"). Rows without a body are
     kept in the rejects table with the reason.
     """
-    from ingest.news.importer import import_news_file
+    from synthlake.ingest.news.importer import import_news_file
 
     settings = settings_for(lake)
     stats = import_news_file(from_, Lake.from_settings(settings), settings, run_id=new_run_id())
@@ -141,7 +141,7 @@ def ingest_hf(
     lake: LakeOption = None,
 ) -> None:
     """Import an instruction dataset file in SlimOrca's or OpenHermes' shape."""
-    from ingest.hf import HFSource, import_hf_file
+    from synthlake.ingest.hf import HFSource, import_hf_file
 
     settings = settings_for(lake)
     stats = import_hf_file(
@@ -172,7 +172,7 @@ def ingest_hub(
 ) -> None:
     """Download the listed Hugging Face datasets (pinned revisions) into the lake (flow
     `ingest_hf`); a rerun at the same revision downloads and writes nothing."""
-    from ingest.hf_flows import ingest_hf as ingest_hf_flow
+    from synthlake.ingest.hf_flows import ingest_hf as ingest_hf_flow
 
     settings = settings_for(lake)
     results = ingest_hf_flow(
@@ -193,7 +193,7 @@ def ingest_folder_command(
     lake: LakeOption = None,
 ) -> None:
     """Import every file a folder's manifest.toml lists (data/sample/ is one)."""
-    from ingest.sample import ingest_folder
+    from synthlake.ingest.folder import ingest_folder
 
     settings = settings_for(lake)
     results = ingest_folder(folder, Lake.from_settings(settings), settings, run_id=new_run_id())
@@ -232,8 +232,8 @@ def build(
     lake: LakeOption = None,
 ) -> None:
     """Run `dbt build` on the lake (staging, marts and their tests)."""
-    from synthlake.dbt_runner import run_dbt
-    from synthlake.run_lock import run_lock
+    from synthlake.pipeline.dbt_runner import run_dbt
+    from synthlake.pipeline.run_lock import run_lock
 
     if more_selectors and not select:
         raise typer.BadParameter(
@@ -286,9 +286,9 @@ def export(
     The same code as the run's export step, on the warehouse as built: build once, push
     later or to a second server. A second export of unchanged marts writes nothing.
     """
-    from export.files import export_files
-    from export.training import export_training
     from synthlake.errors import ExportError, SynthlakeError
+    from synthlake.export.files import export_files
+    from synthlake.export.training import export_training
 
     targets = ("all", "files", "training", "mongo")
     if what not in targets:
@@ -345,7 +345,7 @@ def export(
 
 def _export_mongo(settings: Settings, lake_dir: Lake) -> None:
     """The run's MongoDB export (export/mongo.py) and one line per collection."""
-    from export.mongo import export_mongo
+    from synthlake.export.mongo import export_mongo
 
     stats = export_mongo(settings, lake_dir, run_id=new_run_id())
     if stats.status == "skipped":
@@ -392,7 +392,7 @@ def sql(
 @friendly
 def doctor(lake: LakeOption = None) -> None:
     """Show which component each stage will use and whether it is reachable."""
-    from synthlake.doctor import render_checks, run_checks
+    from synthlake.pipeline.doctor import render_checks, run_checks
 
     render_checks(run_checks(settings_for(lake)))
 
@@ -462,8 +462,8 @@ def report(
 @friendly
 def serve(lake: LakeOption = None) -> None:
     """Serve the scheduled `refresh` deployment until Ctrl-C (SYNTHLAKE_REFRESH_* settings)."""
-    from synthlake.schedule import build_deployment
-    from synthlake.schedule import serve as serve_deployment
+    from synthlake.pipeline.schedule import build_deployment
+    from synthlake.pipeline.schedule import serve as serve_deployment
 
     settings = settings_for(lake)
     deployment = build_deployment(settings)  # a bad cron fails here, before serving

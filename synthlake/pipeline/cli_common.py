@@ -1,5 +1,5 @@
 """What every command-line module shares: the --lake option, settings for it, and clean
-error output (``synthlake/cli.py``, ``train/cli.py``)."""
+error output (``synthlake/pipeline/cli.py``, ``synthlake/pipeline/train_cli.py``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Progress for a person: a loop's bar, and the run's display of its stages.
-
-``progress`` wraps one long loop: a rich bar at a terminal, a log line every ``log_every``
-items otherwise.
+"""The run's display of its stages, for a person watching ``synthlake run``.
 
 ``RunDisplay`` is what ``synthlake run`` shows while it works: one row per stage (name,
 done/total, rate, elapsed and time left) and one per LLM stage inside the dbt build
@@ -17,10 +14,8 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -31,25 +26,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-def progress(
-    items: Iterable[T], description: str, *, total: int | None = None, log_every: int = 1000
-) -> Iterator[T]:
-    if sys.stderr.isatty():
-        from rich.progress import track
-
-        yield from track(items, description=description, total=total, transient=True)
-        return
-    count = 0
-    for count, item in enumerate(items, start=1):
-        if count % log_every == 0:
-            log.info("%s: %d%s", description, count, f"/{total}" if total else "")
-        yield item
-    log.info("%s: done, %d items", description, count)
-
-
 @cache
 def terminal_console() -> Console:
-    """The one console on stderr that log lines (``synthlake/run_log.py``) and the live
+    """The one console on stderr that log lines (``synthlake/pipeline/run_log.py``) and the live
     display share, so that a line logged during the display lands above it."""
     return Console(stderr=True)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
-from synthlake.artifacts import summary_markdown
+from synthlake.pipeline.artifacts import summary_markdown
 from synthlake.redact import redact_text, url_scheme
 
 if TYPE_CHECKING:

@@ -16,30 +16,35 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_run
 
-from export.files import export_files
-from export.flows import upsert_mongo_documents, write_training_dataset
-from ingest.news.crawl import crawl_news
-from ingest.news.sample_site import serve_sample_site
-from ingest.sample import ingest_folder
-from synthlake.artifacts import publish_summary
-from synthlake.build_state import build_fingerprint, is_up_to_date, last_build, record_build
-from synthlake.dbt_runner import dbt_artifacts_dir, run_dbt
 from synthlake.errors import ExportError
+from synthlake.export.files import export_files
+from synthlake.export.flows import upsert_mongo_documents, write_training_dataset
+from synthlake.ingest.news.crawl import crawl_news
+from synthlake.ingest.news.sample_site import serve_sample_site
+from synthlake.ingest.folder import ingest_folder
 from synthlake.lake import Lake, new_run_id
-from synthlake.notify import notify_failure, notify_run
-from synthlake.progress import DbtNodeCounter, RunDisplay
-from synthlake.quality.report import write_report
-from synthlake.quality.toxicity import toxicity_status
-from synthlake.run_lock import holding_run_lock
-from synthlake.run_log import run_log_file
-from synthlake.settings import Settings, load_settings
-from synthlake.summary import (
+from synthlake.pipeline.artifacts import publish_summary
+from synthlake.pipeline.build_state import (
+    build_fingerprint,
+    is_up_to_date,
+    last_build,
+    record_build,
+)
+from synthlake.pipeline.dbt_runner import dbt_artifacts_dir, run_dbt
+from synthlake.pipeline.notify import notify_failure, notify_run
+from synthlake.pipeline.run_display import DbtNodeCounter, RunDisplay
+from synthlake.pipeline.run_lock import holding_run_lock
+from synthlake.pipeline.run_log import run_log_file
+from synthlake.pipeline.run_summary import (
     LLM_STAGES,
     RunSummary,
     render,
     slowest_models,
     warehouse_counts,
 )
+from synthlake.quality.report import write_report
+from synthlake.quality.toxicity import toxicity_status
+from synthlake.settings import Settings, load_settings
 
 RUN_LOG = "run.log"
 log = logging.getLogger(__name__)
@@ -132,7 +137,7 @@ def _independent(name: str, failed: dict[str, str], task_obj: Any, *args: Any) -
 # A failed or crashed run has no summary; the hooks send what failed (SYNTHLAKE_NOTIFY_*).
 # They run once per flow run, after the last of the retries of a scheduled run.
 @flow(name="refresh", on_failure=[notify_failure], on_crashed=[notify_failure])
-@holding_run_lock  # one run per lake (synthlake/run_lock.py)
+@holding_run_lock  # one run per lake (synthlake/pipeline/run_lock.py)
 def refresh(
     inputs: str | None = None,
     news: Literal["sample-site", "live", "none"] = "sample-site",
@@ -143,7 +148,7 @@ def refresh(
     """Crawl the news, ingest the input folder, build the warehouse, export.
 
     The dbt build is skipped when nothing it reads changed since the last one
-    (``synthlake/build_state.py``); ``rebuild=True`` builds anyway.
+    (``synthlake/pipeline/build_state.py``); ``rebuild=True`` builds anyway.
 
     ``news``: crawl the bundled saved site served on 127.0.0.1 (default), the real outlets
     (``live``), or nothing. ``inputs``: a folder with a manifest.toml (default: the bundled

@@ -1,7 +1,7 @@
 """Where log lines go: a quiet terminal, the full log in the run folder.
 
 - **terminal** (stderr): warnings and errors only, printed through the same rich console
-  as the run's live display (``synthlake/progress.py``), so they land above it. With
+  as the run's live display (``synthlake/pipeline/run_display.py``), so they land above it. With
   ``synthlake -v`` every line (dbt's node lines included) is shown.
 - **run log**: ``lake/runs/<run_id>/run.log`` gets every line of the run at INFO (DEBUG with
   ``-v``): synthlake's, the LLM runner's progress, dbt's node lines (which prefect-dbt logs
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from synthlake.progress import ANSI, terminal_console
+from synthlake.pipeline.run_display import ANSI, terminal_console
 
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 TERMINAL_FORMAT = "%(levelname)s %(name)s: %(message)s"

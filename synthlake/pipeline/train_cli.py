@@ -1,6 +1,6 @@
 """``synthlake train``, ``synthlake train sweep`` and ``synthlake evaluate`` (typer).
 
-Registered in ``synthlake/cli.py``. Heavy imports (torch, transformers, peft) happen inside
+Registered in ``synthlake/pipeline/cli.py``. Heavy imports (torch, transformers, peft) happen inside
 the commands, so ``synthlake --help`` stays fast.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from synthlake.cli_common import LakeOption, friendly, settings_for
+from synthlake.pipeline.cli_common import LakeOption, friendly, settings_for
 
 train_app = typer.Typer(
     help="Fine-tune a causal LM on the training export with LoRA (QLoRA on CUDA).",
@@ -51,8 +51,8 @@ def train_command(
     if config is None and resume is None:
         raise typer.BadParameter("give --config (e.g. cpu-smoke)", param_hint="--config")
     from synthlake.lake import Lake
-    from train.config import load_config
-    from train.lora import CONFIG_FILE, train
+    from synthlake.train.config import load_config
+    from synthlake.train.lora import CONFIG_FILE, train
 
     settings = settings_for(lake)
     overrides: dict[str, Any] = {"max_steps": max_steps, "data_dir": data_dir}
@@ -107,8 +107,8 @@ def sweep_command(
     """Train and evaluate one adapter per judge threshold (AlpaGasus-style comparison)."""
     if config is None:
         raise typer.BadParameter("give --config (e.g. cpu-smoke)", param_hint="--config")
-    from train.config import load_config
-    from train.evaluate import sweep
+    from synthlake.train.config import load_config
+    from synthlake.train.evaluate import sweep
 
     values = _thresholds(thresholds)
     cfg = load_config(config, max_steps=max_steps)
@@ -137,7 +137,7 @@ def evaluate_command(
 ) -> None:
     """Base vs fine-tuned answers on the eval split -> lake/raw/eval_results/."""
     from synthlake.lake import Lake
-    from train.evaluate import evaluate
+    from synthlake.train.evaluate import evaluate
 
     settings = settings_for(lake)
     run_dir = Lake.from_settings(settings).runs / run
