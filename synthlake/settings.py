@@ -68,6 +68,13 @@ class LLMSpec:
     def __str__(self) -> str:
         return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
 
+    @property
+    def identity(self) -> str:
+        """``provider:model``: which model answers, the LLM part of the stages' row keys.
+        The base URL is only where it is served (like the LLM cache key, which leaves it
+        out): moving a vLLM server to another host or port must not re-key every row."""
+        return f"{self.provider}:{self.model}"
+
 
 def _toml_path() -> Path | None:
     explicit = os.environ.get(CONFIG_ENV)

@@ -304,7 +304,7 @@ def translate_rows(
 
     config = TranslateConfig.from_settings(settings)
     prompt = load_prompt(PROMPT_ID)
-    llm = str(settings.llm_for("translate"))
+    llm = settings.llm_for("translate").identity
     jobs = plan_jobs(
         rows, languages, config, prompt_version=prompt.version, llm=llm, done=set(done)
     )

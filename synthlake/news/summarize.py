@@ -550,7 +550,7 @@ def summarize_cluster_sources(
     so a rerun sends nothing; nothing is loaded at all when every cluster is done.
     """
     config = SummaryConfig.from_settings(settings)
-    llm = str(settings.llm_for(STAGE))
+    llm = settings.llm_for(STAGE).identity
     stories = [c for c in clusters_from_sources(sources) if len(c.sources) >= 2]
     chosen = set(
         seeded_selection([c.cluster_id for c in stories], settings.summarize_max_clusters, seed=0)

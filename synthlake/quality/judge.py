@@ -399,8 +399,7 @@ def judge_pairs(
     from synthlake.prompts import load_prompt
 
     known = load_dimensions(dimension_rows)
-    spec = settings.llm_for("judge")
-    judge_llm = f"{spec.provider}:{spec.model}"  # not the URL: the same model elsewhere
+    judge_llm = settings.llm_for("judge").identity
     versions = {d: load_prompt(name).version for d, name in PROMPT_FOR_DOMAIN.items()}
     tasks = plan_tasks(
         pairs, known, settings, done=done, judge_llm=judge_llm, prompt_versions=versions

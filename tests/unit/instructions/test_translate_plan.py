@@ -148,3 +148,32 @@ def test_unit_budget_follows_max_new_tokens_and_context() -> None:
         assert _max_new_tokens("x" * longest, cap) == cap
     assert _max_new_tokens("Hello world", 96) == 16
     assert _max_new_tokens("x" * 100, 96) == 48
+
+
+def test_moving_the_model_to_another_host_keeps_the_rows_done(tmp_path) -> None:
+    """The row key names the model, not its URL: a vLLM server moved to another port must
+    not re-translate (and re-key) every stored row. With the URL in the key, the stage
+    would plan every pair again and call the runner (here an object that cannot run)."""
+    from synthlake.instructions.translate import translate_rows
+    from synthlake.settings import load_settings
+
+    settings = load_settings(
+        lake_root=tmp_path,
+        llm="openai:llama-3.1-8b@http://127.0.0.1:8001/v1",
+        translate_languages_mode="all",
+    )
+    version = load_prompt_version()
+    done = {
+        translation_id(f"r{i}", lang, version, "openai:llama-3.1-8b")
+        for i in range(3)
+        for lang in LANGS
+    }
+    out = translate_rows(rows(3), LANGS, settings, done=done, runner=object())
+    assert out.num_rows == 0
+
+
+def load_prompt_version() -> str:
+    from synthlake.instructions.translate import PROMPT_ID
+    from synthlake.prompts import load_prompt
+
+    return load_prompt(PROMPT_ID).version
