@@ -52,6 +52,11 @@ SMALL_ARGS: dict[str, list[str]] = {
 # Over ~2 minutes even when small on 2 cores: run them by hand.
 SLOW: dict[str, str] = {
     "quality_calibrate.py": "judges every labelled pair with the local LLM (no size option)",
+    "rehearsal.py": "four whole runs even at --size small (python -m bench.rehearsal)",
+    "rehearsal_growth.py": "the non-LLM pipeline at three sizes (python -m bench.rehearsal_growth)",
+    "rehearsal_inputs.py": "an input generator, not a benchmark (used by bench.rehearsal)",
+    "rehearsal_model.py": "the stand-in provider's answers, not a benchmark",
+    "rehearsal_provider.py": "a server, not a benchmark (used by bench.rehearsal)",
 }
 
 
