@@ -111,7 +111,11 @@ def _worker(kind: str, n: int, queue: mp.Queue) -> None:
     import sklearn.cluster  # noqa: F401
     from threadpoolctl import threadpool_limits
 
-    from synthlake.news.cluster import ClusterParams, cluster_articles, cluster_full_matrix
+    from synthlake.news_integration.cluster import (
+        ClusterParams,
+        cluster_articles,
+        cluster_full_matrix,
+    )
 
     x, times, labels = synthetic(n)
     defaults = ClusterParams()  # average linkage, entities, widening 2-day window

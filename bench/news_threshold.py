@@ -34,14 +34,14 @@ import numpy as np
 import pyarrow as pa
 
 from synthlake.embeddings import get_embedder
-from synthlake.news.cluster import (
+from synthlake.news_integration.cluster import (
     ClusterParams,
     article_entities,
     cluster_articles,
 )
-from synthlake.news.embed import EmbeddingKey, embed_articles, vectors_of
-from synthlake.news.faithfulness import summary_vectors
-from synthlake.news.labelled import PairScores, load_labelled, score_clustering
+from synthlake.news_integration.embed import EmbeddingKey, embed_articles, vectors_of
+from synthlake.news_integration.faithfulness import summary_vectors
+from synthlake.news_integration.labelled import PairScores, load_labelled, score_clustering
 from synthlake.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

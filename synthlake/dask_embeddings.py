@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from synthlake.embeddings import get_embedder
-from synthlake.news.embed import EmbeddingKey, embed_articles
+from synthlake.news_integration.embed import EmbeddingKey, embed_articles
 from synthlake.settings import Settings
 
 if TYPE_CHECKING:

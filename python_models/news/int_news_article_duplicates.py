@@ -1,9 +1,9 @@
 """One row per staged article: the canonical article it is a copy of (itself if none), and why.
 
-Logic: synthlake.news.dedup.find_duplicates (URL variants, content hashes, MinHash LSH).
+Logic: synthlake.news_integration.dedup.find_duplicates (URL variants, content hashes, MinHash LSH).
 """
 
-from synthlake.news.dedup import find_duplicates
+from synthlake.news_integration.dedup import find_duplicates
 from synthlake.settings import load_settings
 
 

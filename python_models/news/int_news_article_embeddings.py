@@ -2,12 +2,12 @@
 
 A vector is computed once per article id and content hash (a changed article gets a new
 row); switching the embedder or the text mode embeds everything again under the new key
-and leaves the old vectors in place. Logic: synthlake.news.embed; with
+and leaves the old vectors in place. Logic: synthlake.news_integration.embed; with
 SYNTHLAKE_DASK_ADDRESS set the rows are embedded on that Dask cluster (synthlake.dask_embeddings).
 """
 
-from synthlake.news.embed import EMBEDDINGS_SCHEMA, EmbeddingKey
 from synthlake.dask_embeddings import embed_articles_scaled
+from synthlake.news_integration.embed import EMBEDDINGS_SCHEMA, EmbeddingKey
 from synthlake.settings import load_settings
 
 

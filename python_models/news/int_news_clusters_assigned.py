@@ -2,11 +2,12 @@
 
 Agglomerative clustering on the cosine of the article vectors plus the share of named
 entities (title, subtitle, lead) within a time window (none for an article without an event
-time), component by component of the sparse similarity graph. Logic: synthlake.news.cluster.
+time), component by component of the sparse similarity graph.
+Logic: synthlake.news_integration.cluster.
 """
 
-from synthlake.news.cluster import ClusterParams, assign_clusters
-from synthlake.news.embed import EmbeddingKey
+from synthlake.news_integration.cluster import ClusterParams, assign_clusters
+from synthlake.news_integration.embed import EmbeddingKey
 from synthlake.settings import load_settings
 
 

@@ -3,10 +3,10 @@
 A cluster is summarized once per prompt version and LLM (qa_id); a cluster whose summary
 failed validation has no row and is retried by the next run (from the LLM cache, so at
 no model cost unless the prompt or the model changed). All calls go through the LLM
-runner, stage 'summarize'. Logic: synthlake.news.summarize.
+runner, stage 'summarize'. Logic: synthlake.news_integration.summarize.
 """
 
-from synthlake.news.summarize import summarize_cluster_sources
+from synthlake.news_integration.summarize import summarize_cluster_sources
 from synthlake.settings import load_settings
 
 

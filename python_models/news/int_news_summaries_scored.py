@@ -1,10 +1,10 @@
 """One row per summary: its similarity to each source, the statistics and the flag. Incremental.
 
 Rows are (re)computed for new summaries and whenever the embedder, the text mode or the
-hallucination thresholds differ from those stored. Logic: synthlake.news.faithfulness.
+hallucination thresholds differ from those stored. Logic: synthlake.news_integration.faithfulness.
 """
 
-from synthlake.news.faithfulness import score_summaries, stale_qa_ids
+from synthlake.news_integration.faithfulness import score_summaries, stale_qa_ids
 from synthlake.settings import load_settings
 
 

@@ -17,7 +17,7 @@ import json
 
 import pytest
 
-from synthlake.news.language import detect
+from synthlake.news_integration.language import detect
 from tests.e2e.conftest import SAMPLE, SampleRun, rows, uncached_llm_calls
 
 RULES = {"empty_output", "prompt_echo", "repetitive_output", "wrong_language"}

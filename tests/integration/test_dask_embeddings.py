@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from synthlake.embeddings import get_embedder, loaded_embedders
-from synthlake.news.embed import EmbeddingKey, embed_articles, vectors_of
-from synthlake.news.labelled import load_labelled
 from synthlake.dask_embeddings import embed_articles_scaled, partitions
+from synthlake.embeddings import get_embedder, loaded_embedders
+from synthlake.news_integration.embed import EmbeddingKey, embed_articles, vectors_of
+from synthlake.news_integration.labelled import load_labelled
 from synthlake.settings import load_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "news_stories"

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from synthlake.embeddings import Embedder, get_embedder
-from synthlake.news.embed import EmbeddingKey, embed_articles, vectors_of
-from synthlake.news.labelled import load_labelled
+from synthlake.news_integration.embed import EmbeddingKey, embed_articles, vectors_of
+from synthlake.news_integration.labelled import load_labelled
 from tests.fixtures.llm_servers import OpenAICompatServer
 
 REPO = Path(__file__).resolve().parents[3]

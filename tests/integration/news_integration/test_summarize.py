@@ -14,7 +14,7 @@ from synthlake.llm.retry import RetryPolicy
 from synthlake.llm.runner import LLMRunner
 from synthlake.llm.types import LLMRequest
 from synthlake.llm.unfinished import unfinished_rows
-from synthlake.news.summarize import (
+from synthlake.news_integration.summarize import (
     Cluster,
     Source,
     Summarizer,
@@ -241,7 +241,7 @@ def test_a_budget_too_small_for_two_partial_summaries_is_refused(
 def test_bisect_keeps_similar_items_together(fixture_articles) -> None:
     table, vectors = fixture_articles
     mixed = cluster_of(table, vectors, ["f04", "f06"], "x")
-    from synthlake.news.summarize import _Item
+    from synthlake.news_integration.summarize import _Item
 
     items = [_Item(s.title, s.content, s.vector, (s.article_id,)) for s in mixed.sources]
     left, right = bisect_by_similarity(items)

@@ -6,7 +6,7 @@ import pytest
 
 from synthlake.lake import Lake
 from synthlake.llm.runner import LLMRunner
-from synthlake.news.summarize import Summarizer, SummaryConfig
+from synthlake.news_integration.summarize import Summarizer, SummaryConfig
 from synthlake.settings import load_settings
 from tests.integration.news_integration.test_summarize import cluster_of
 

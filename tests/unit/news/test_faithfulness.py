@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from synthlake.news.faithfulness import (
+from synthlake.news_integration.faithfulness import (
     SCORES_SCHEMA,
     hallucination,
     score_summaries,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from synthlake.news.labelled import event_time, load_labelled, split_snapshot
+from synthlake.news_integration.labelled import event_time, load_labelled, split_snapshot
 
 ORIGINAL = "https://www.ilpost.it/2024/01/08/slug/"
 SNAPSHOT = f"https://web.archive.org/web/20240109082917/{ORIGINAL}"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthlake.news.text import (
+from synthlake.news_integration.text import (
     chunks,
     clean_paragraphs,
     entity_candidates,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthlake.news.validate import check_summary, clean_summary
+from synthlake.news_integration.validate import check_summary, clean_summary
 
 INSTRUCTION = (
     "Dati i titoli e i contenuti di più articoli sulla stessa notizia, riassumili e "

@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from synthlake.embeddings import get_embedder, normalize_rows
-from synthlake.news.embed import EmbeddingKey, vectors_of
-from synthlake.news.text import chunks
+from synthlake.news_integration.embed import EmbeddingKey, vectors_of
+from synthlake.news_integration.text import chunks
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings

@@ -9,7 +9,7 @@ The text embedded is set by ``news_embed_text``:
   embedded, and the mean of the chunk vectors (re-normalized). More of the body counts,
   at several times the cost.
 
-Agency datelines and credit lines are stripped first (see ``synthlake.news.text``).
+Agency datelines and credit lines are stripped first (see ``synthlake.news_integration.text``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from synthlake.embeddings import Embedder, embedder_model_name, normalize_rows
 from synthlake.lake import short_id
-from synthlake.news.text import chunks, lead
+from synthlake.news_integration.text import chunks, lead
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings

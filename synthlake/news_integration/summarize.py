@@ -21,7 +21,8 @@ output cue are applied again, until one call holds everything. The number of lev
 ``recursion_depth`` (1 = a single call). Levels run in lockstep across clusters so that each
 level is one batch through the runner.
 
-**Validation.** Every answer, partial or final, is checked (``synthlake.news.validate``):
+**Validation.** Every answer, partial or final, is checked
+(``synthlake.news_integration.validate``):
 an empty answer, one in the wrong language or one that echoes the prompt is quarantined
 in ``llm_failures`` (reason ``invalid_output``, the rule in the detail) and the cluster gets
 no row, so the next run retries it. Answers are validated here rather than by the runner's
@@ -53,9 +54,9 @@ from synthlake.llm.types import (
     left_for_next_run,
 )
 from synthlake.llm.unfinished import record_unfinished
-from synthlake.news.language import NAMES, majority_language
-from synthlake.news.text import clean_paragraphs
-from synthlake.news.validate import check_summary, clean_summary
+from synthlake.news_integration.language import NAMES, majority_language
+from synthlake.news_integration.text import clean_paragraphs
+from synthlake.news_integration.validate import check_summary, clean_summary
 from synthlake.prompts import Prompt, PromptError, load_prompt
 from synthlake.sampling import seeded_selection
 
@@ -515,7 +516,7 @@ def _reason_code(failure: LLMFailure | None) -> str:
 
 def clusters_from_sources(sources: pa.Table) -> list[Cluster]:
     """``int_news_cluster_sources`` rows (one per cluster member) -> ``Cluster`` objects."""
-    from synthlake.news.embed import vectors_of
+    from synthlake.news_integration.embed import vectors_of
 
     if sources.num_rows == 0:
         return []

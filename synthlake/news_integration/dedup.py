@@ -30,7 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from synthlake.news.text import normalize_for_hash, shingles, url_key
+from synthlake.news_integration.text import normalize_for_hash, shingles, url_key
 
 log = logging.getLogger(__name__)
 

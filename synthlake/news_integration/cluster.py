@@ -6,7 +6,7 @@ A story is a cluster of the agglomerative hierarchical clustering of the article
 ``cos`` is the cosine of the article vectors, ``w`` is ``news_cluster_entity_weight`` and
 ``E`` the share of named entities the two articles have in common: the overlap coefficient
 of their entity sets (capitalised names and telling figures of title, subtitle and lead, see
-``synthlake.news.text.entity_candidates``), each entity weighted by its inverse document
+``synthlake.news_integration.text.entity_candidates``), each entity weighted by its inverse document
 frequency in the batch, i.e. the weight of the entities they share over the smaller of their
 two totals (plus ``ENTITY_PRIOR``, so that one shared common name is not a full match). Real
 news needs it beside the embedding: two strikes in two cities, or two earthquakes a day
@@ -248,7 +248,7 @@ def article_entities(
     A capitalised word that opens a sentence counts when it is a name somewhere in the
     batch (``Milano`` in ``Borsa: Milano chiude...``), not otherwise (``Giornata``).
     """
-    from synthlake.news.text import entity_candidates, lead
+    from synthlake.news_integration.text import entity_candidates, lead
 
     found = [
         entity_candidates(title, subtitle, lead(content))
@@ -534,7 +534,7 @@ def assign_clusters(articles: pa.Table, params: ClusterParams) -> pa.Table:
     clusters without the time window. Articles without a vector under the current embedder
     (none after a normal build) are left out and counted in the log.
     """
-    from synthlake.news.embed import vectors_of
+    from synthlake.news_integration.embed import vectors_of
 
     if articles.num_rows == 0:
         return ASSIGNED_SCHEMA.empty_table()

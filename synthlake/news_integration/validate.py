@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from synthlake.news.language import NAMES, confidence_of, detect
-from synthlake.news.text import words
+from synthlake.news_integration.language import NAMES, confidence_of, detect
+from synthlake.news_integration.text import words
 
 MIN_WORDS = 5
 ECHO_FRACTION = 0.9
