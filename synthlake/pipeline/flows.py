@@ -19,9 +19,9 @@ from prefect.runtime import flow_run as prefect_run
 from synthlake.errors import ExportError
 from synthlake.export.files import export_files
 from synthlake.export.flows import upsert_mongo_documents, write_training_dataset
+from synthlake.ingest.folder import ingest_folder
 from synthlake.ingest.news.crawl import crawl_news
 from synthlake.ingest.news.sample_site import serve_sample_site
-from synthlake.ingest.folder import ingest_folder
 from synthlake.lake import Lake, new_run_id
 from synthlake.pipeline.artifacts import publish_summary
 from synthlake.pipeline.build_state import (
