@@ -9,12 +9,22 @@ pinned to 2 cores so that its peak memory is its own:
 1. ingest: ``import_hf_file`` on both files (streaming read, shape checks, raw Parquet);
 2. dbt: ``dbt run`` of stg_hf__instructions -> int_instructions_normalized ->
    int_instructions_deduplicated (role mapping, text normalization, MinHash LSH);
-3. dedup alone: ``deduplicate()`` on the normalized rows (the Python model's work).
+3. dedup alone: ``deduplicate()`` on the normalized rows read as the Python model reads
+   them (the DuckDB relation, read in record batches, keep order from ``keep_rank``):
+   the near-duplicate step's own time and peak RSS.
 
-Prints rows/s, wall seconds, peak RSS and the recall of the planted duplicates.
-Target (issue 4): normalization + dedup of 200k rows under 60 s and 2 GB on 2 cores.
+Prints rows/s, wall and CPU seconds, peak RSS, the recall of the planted duplicates, a
+digest of the verdicts (the same digest: the same rows kept and dropped) and the load.
+Targets: normalization + dedup of 200k rows under 60 s and 2 GB on 2 cores (issue 4);
+the dedup step's peak RSS at 760k rows at datatrove's level, about 400 MB (issue 17).
 
-    .venv/bin/python bench/hf_dedup.py [--rows 200000] [--keep DIR]
+    .venv/bin/python -m bench.hf_dedup [--rows 200000] [--keep DIR [--reuse]]
+
+``--reuse`` takes the input and the ingested lake that an earlier run left in ``--keep``
+(same ``--rows``) and runs only the dbt and dedup stages. ``--read-memory-limit 64MB``
+caps the DuckDB block cache of the dedup stage's read connection: by default DuckDB keeps
+every block it has read cached (up to 80% of RAM), which is the warehouse's memory, not
+the dedup's (a user caps it with ``memory_limit`` in the profile's ``settings``).
 """
 
 from __future__ import annotations
@@ -144,7 +154,17 @@ def stage_dbt(folder: Path, lake_root: Path) -> dict[str, object]:
                 "from int_instructions_deduplicated group by all"
             ).fetchall()
         )
-    return {"rows": sum(counts.values()), "verdicts": counts}
+        (digest,) = con.execute(VERDICT_DIGEST_SQL).fetchone()
+    return {"rows": sum(counts.values()), "verdicts": counts, "digest": digest}
+
+
+# every row's verdict, in one hash: two runs with the same digest kept the same rows
+VERDICT_DIGEST_SQL = """
+select md5(string_agg(
+    id || ':' || coalesce(drop_reason, '') || ':' || coalesce(duplicate_of, ''), ',' order by id
+))
+from int_instructions_deduplicated
+"""
 
 
 def stage_dedup(folder: Path, lake_root: Path) -> dict[str, object]:
@@ -153,13 +173,15 @@ def stage_dedup(folder: Path, lake_root: Path) -> dict[str, object]:
     from synthlake.instructions.dedup import DedupConfig, deduplicate
 
     with duckdb.connect(str(lake_root / "warehouse.duckdb"), read_only=True) as con:
+        limit = os.environ.get("BENCH_READ_MEMORY_LIMIT", "")
+        if limit:  # DuckDB keeps every block it read cached up to its memory_limit
+            con.execute(f"set memory_limit = '{limit}'")
+        started = time.perf_counter()
         rows = con.sql(
-            "select id, normalized_text, text_hash from int_instructions_normalized "
-            "order by keep_rank"
-        ).to_arrow_table()
-    started = time.perf_counter()
-    result = deduplicate(rows, DedupConfig())
-    elapsed = time.perf_counter() - started
+            "select id, normalized_text, text_hash, keep_rank from int_instructions_normalized"
+        )
+        result = deduplicate(rows, DedupConfig(), spill_dir=lake_root)
+        elapsed = time.perf_counter() - started
     return {"rows": result.num_rows, "seconds_in_function": round(elapsed, 2)}
 
 
@@ -194,6 +216,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--keep", type=Path, help="keep the generated files and lake here")
+    parser.add_argument(
+        "--reuse", action="store_true", help="reuse --keep's input and lake: dbt and dedup only"
+    )
+    parser.add_argument(
+        "--read-memory-limit",
+        default="",
+        help="DuckDB memory_limit of the dedup stage's read connection, e.g. 64MB (its block "
+        "cache; default DuckDB's: 80%% of RAM, so every block read stays cached)",
+    )
     parser.add_argument("--stage", choices=sorted(STAGES), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--lake", type=Path, help=argparse.SUPPRESS)
@@ -210,17 +241,34 @@ def main() -> None:
         print(json.dumps(result, default=str))
         return
 
+    if args.reuse and not args.keep:
+        parser.error("--reuse needs --keep DIR")
+    os.environ["BENCH_READ_MEMORY_LIMIT"] = args.read_memory_limit
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-hf-"))
     work.mkdir(parents=True, exist_ok=True)
     folder, lake_root = work / "input", work / "lake"
-    shutil.rmtree(lake_root, ignore_errors=True)
-    folder.mkdir(exist_ok=True)
-    t0 = time.perf_counter()
-    planted = generate(args.rows, folder)
-    size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
-    print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s;")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    planted_file = folder / "planted.json"
+    results: dict[str, dict[str, object]] = {}
+    if args.reuse:
+        planted = json.loads(planted_file.read_text())
+        if planted.get("rows") != args.rows:
+            raise SystemExit(f"{work} holds {planted.get('rows')} rows, not {args.rows}")
+        results["ingest"] = json.loads((work / "ingest.json").read_text())
+        print(f"reusing {args.rows:,} rows and their ingested lake in {work}")
+    else:
+        shutil.rmtree(lake_root, ignore_errors=True)
+        folder.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        planted = generate(args.rows, folder)
+        planted_file.write_text(json.dumps({**planted, "rows": args.rows}))
+        size_mb = sum(f.stat().st_size for f in folder.iterdir()) / 1e6
+        took = time.perf_counter() - t0
+        print(f"generated {args.rows:,} rows ({size_mb:.0f} MB) in {took:.1f} s;")
+        results["ingest"] = run_stage("ingest", folder, lake_root)
+        (work / "ingest.json").write_text(json.dumps(results["ingest"]))
     print(f"  planted {planted['exact']:,} exact and {planted['near']:,} near duplicates")
-    results = {name: run_stage(name, folder, lake_root) for name in ("ingest", "dbt", "dedup")}
+    results |= {name: run_stage(name, folder, lake_root) for name in ("dbt", "dedup")}
 
     print(f"\n{'stage':<34}{'rows':>9}{'wall s':>9}{'cpu s':>8}{'rows/s':>10}{'peak MB':>9}")
     labels = {
@@ -237,7 +285,7 @@ def main() -> None:
         f"  (dedup inside the function: {inner} s, {results['dedup']['rows'] / inner:,.0f} rows/s)"
     )
     verdicts = results["dbt"]["verdicts"]
-    print(f"\nverdicts: {verdicts}")
+    print(f"\nverdicts: {verdicts} (digest {results['dbt']['digest']})")
     for kind, reason in (("exact", "exact_duplicate"), ("near", "near_duplicate")):
         found, want = verdicts.get(reason, 0), planted[kind]
         print(f"  {reason}: {found:,} marked / {want:,} planted ({found / max(want, 1):.1%})")

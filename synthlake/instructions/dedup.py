@@ -1,51 +1,75 @@
-"""Exact and near-duplicate marking of instruction rows (MinHash LSH with datasketch).
+"""Exact and near-duplicate marking of instruction rows (MinHash LSH, datasketch's banding).
 
-Rows come in *keep order* (the first of a group is the one kept). A row whose normalized
-text hash was seen before is an ``exact_duplicate`` of the first row with that hash; any
-other row is looked up in a ``datasketch.MinHashLSH`` index of the rows kept so far and,
-if a candidate's estimated Jaccard similarity reaches the threshold, it is a
-``near_duplicate`` of the most similar one. Nothing is deleted: every row comes back with
-``drop_reason``, ``duplicate_of`` and ``similarity``.
+Rows have a *keep order* (the first of a group is the one kept): their ``keep_rank``
+column, or the order they come in when there is none. A row whose text hash was seen
+earlier in keep order is an ``exact_duplicate`` of the first row with that hash; any other
+row is compared with the rows kept so far that share a MinHash LSH band with it and, if
+a candidate's estimated Jaccard similarity reaches the threshold, it is a
+``near_duplicate`` of the most similar one (the earliest on a tie). Nothing is deleted:
+every row comes back with ``drop_reason``, ``duplicate_of`` and ``similarity``. The
+verdicts are those of a ``datasketch.MinHashLSH`` fed the rows one by one in keep order
+(insert the kept rows, query every row; a unit test checks it against datasketch).
 
-Signatures are computed here, vectorized, instead of with ``MinHash.update_batch`` per
-row: that call hashes every shingle with SHA-1 in a Python loop and costs ~1 ms a row
-(200k rows: minutes). Words are hashed by DuckDB (``hash()``, in C, on all cores),
-combined into word n-gram shingles with numpy, and pushed through datasketch's own
-permutations (``affine32`` scheme: MurmurHash3 finalizer, then ``a*h + b mod 2^32``) in
-chunks; the result is bit-for-bit what ``MinHash(hashfunc=...).update_batch`` gives for
-the same shingle hashes (a unit test checks it), and the LSH index, banding and Jaccard
-estimate are datasketch's.
+Memory is bounded by the batch, not the table (at 760k rows the table's texts and
+signatures would be about 0.5 GB and 0.4 GB; datatrove streams signatures to disk, and so
+does this module):
+
+1. The input is read once, in Arrow record batches of ``batch_rows`` rows (the dbt model
+   hands over DuckDB's ``RecordBatchReader``, so the table is never loaded whole). Words
+   are split and hashed by DuckDB (``hash()``, in C), combined into word n-gram shingles
+   with numpy, and pushed through datasketch's own permutations (``affine32`` scheme:
+   MurmurHash3 finalizer, then ``a*h + b mod 2^32``) in blocks of ``chunk_shingles``;
+   the result is bit-for-bit what ``MinHash(hashfunc=...).update_batch`` gives for the
+   same shingle hashes (a unit test checks it). Each batch's signatures go to a
+   temporary file; what stays in memory per row is a 64-bit hash per LSH band, a 64-bit
+   hash of the text hash, the word count, the keep rank and the row's id and text hash
+   (Arrow, for the result).
+2. Exact duplicates: rows sorted by text-hash hash, ties in keep order (equal strings are
+   checked, so a 64-bit collision cannot merge two texts).
+3. LSH buckets: per band, the band hashes of the rows that are not exact duplicates are
+   sorted (``np.unique``); a row whose every bucket holds only itself can neither match
+   nor be matched, and is kept without more work. Only the rows left (the ones sharing a
+   bucket with another row: a few percent on real data) have their signatures read back
+   from the temporary file and go through the sequential keep-order pass, with compact
+   integer bucket ids instead of datasketch's dict of byte keys. A candidate counts only
+   if one of its bands is equal to the row's, value for value (as in datasketch), so a
+   64-bit band-hash collision adds no candidate.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthlake.errors import SettingsError
 
 log = logging.getLogger(__name__)
 
 DROP_REASONS = ("exact_duplicate", "near_duplicate")
-PERM_BLOCK = 16  # permutations per numpy block: 16 x 2^20 shingles x 4 B = 64 MB
-BATCH_ROWS = 16_384  # texts per batch from DuckDB: bounds the shingle arrays (~150 MB)
+PERM_BLOCK = 16  # permutations per numpy block: 16 x chunk_shingles x 4 B per worker
+BATCH_ROWS = 8_192  # rows per record batch read from the input
 SCHEME = "affine32"
-_WORDS_SQL = r"""
-select list_transform(
+_WORDS = r"""
+list_transform(
     list_filter(
         string_split(regexp_replace(normalized_text, '[^\p{L}\p{N}]+', ' ', 'g'), ' '),
         lambda w: w <> ''
     ),
     lambda w: hash(w)
-) as word_hashes
-from rows
+)
 """
+_WORDS_SQL = f"select {_WORDS} as word_hashes from rows"
+_BATCH_SQL = f"select {_WORDS} as word_hashes, hash(text_hash) as hash_code from rows"
 
 DEDUP_SCHEMA = pa.schema(
     [
@@ -58,6 +82,8 @@ DEDUP_SCHEMA = pa.schema(
         ("similarity", pa.float64()),
     ]
 )
+_EXACT, _NEAR = 1, 2  # codes of DROP_REASONS (0: kept)
+Rows = Any  # a pyarrow Table, an iterable of RecordBatches or a duckdb relation
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +92,8 @@ class DedupConfig:
     num_perm: int = 128
     shingle_words: int = 3
     seed: int = 1  # of datasketch's permutations; fixed so results are reproducible
-    chunk_shingles: int = 1 << 20  # shingles per numpy block (see PERM_BLOCK)
+    chunk_shingles: int = 1 << 18  # shingles per numpy block (see PERM_BLOCK)
+    batch_rows: int = BATCH_ROWS  # rows per batch read (bounds the per-batch arrays)
 
     @classmethod
     def from_settings(cls, settings) -> DedupConfig:  # noqa: ANN001 - any Settings
@@ -93,46 +120,36 @@ def permutations(config: DedupConfig) -> np.ndarray:
     return MinHash(num_perm=config.num_perm, seed=config.seed, scheme=SCHEME).permutations
 
 
+def bands_of(config: DedupConfig) -> list[tuple[int, int]]:
+    """datasketch's LSH band ranges (b bands of r permutations) for this threshold."""
+    from datasketch import MinHashLSH
+
+    try:
+        lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    except ValueError as exc:
+        raise SettingsError(
+            f"dedup_minhash_threshold={config.threshold} with dedup_num_perm={config.num_perm}: "
+            f"{exc}; lower the threshold or raise the number of permutations"
+        ) from None
+    return [(int(start), int(end)) for start, end in lsh.hashranges]
+
+
 def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(flat uint64 word hashes, offsets) of normalized texts, split and hashed in DuckDB."""
-    words, offsets = [], [np.zeros(1, dtype=np.int64)]
-    for batch_words, batch_offsets in iter_word_hashes(texts):
-        words.append(batch_words)
-        offsets.append(batch_offsets[1:] + offsets[-1][-1])
-    if not words:
-        return np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64)
-    return np.concatenate(words), np.concatenate(offsets)
-
-
-def iter_word_hashes(
-    texts: pa.Array, batch_rows: int = BATCH_ROWS
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``word_hashes`` in batches of ``batch_rows`` texts, in order (bounded memory)."""
     import duckdb
 
     with duckdb.connect() as con:
         con.register("rows", pa.table({"normalized_text": texts}))
-        for batch in con.sql(_WORDS_SQL).arrow(batch_size=batch_rows):
-            column = batch.column(0)
-            if column.null_count:
-                column = column.fill_null(pa.scalar([], column.type))
-            flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
-            offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
-            yield flat, offsets - offsets[0]
+        return _flatten_words(con.sql(_WORDS_SQL).to_arrow_table().column(0))
 
 
-def signatures_of(texts: pa.Array, config: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(MinHash signatures, word counts) of normalized texts, computed batch by batch."""
-    sigs = np.empty((len(texts), config.num_perm), dtype=np.uint32)
-    n_words = np.empty(len(texts), dtype=np.int64)
-    row = 0
-    for words, offsets in iter_word_hashes(texts):
-        n = len(offsets) - 1
-        shingles, shingle_offsets = shingle_hashes(words, offsets, config.shingle_words)
-        sigs[row : row + n] = signatures(shingles, shingle_offsets, config)
-        n_words[row : row + n] = np.diff(offsets)
-        row += n
-    return sigs, n_words
+def _flatten_words(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    column = column.combine_chunks()
+    if column.null_count:
+        column = column.fill_null(pa.scalar([], column.type))
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+    offsets = np.asarray(column.offsets.to_numpy(), dtype=np.int64)
+    return flat, offsets - offsets[0]
 
 
 def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +180,12 @@ def shingle_hashes(words: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.n
 
 
 def signatures(
-    shingles: np.ndarray, offsets: np.ndarray, config: DedupConfig, *, workers: int = 2
+    shingles: np.ndarray,
+    offsets: np.ndarray,
+    config: DedupConfig,
+    *,
+    workers: int = 2,
+    pool: ThreadPoolExecutor | None = None,
 ) -> np.ndarray:
     """MinHash signatures, shape (documents, num_perm), uint32; empty docs stay all-max.
 
@@ -181,7 +203,7 @@ def signatures(
         for p in range(0, config.num_perm, PERM_BLOCK)
     ]
 
-    buffers = threading.local()  # one scratch block per worker: no 64 MB allocation per task
+    buffers = threading.local()  # one scratch block per worker: no allocation per task
 
     def block(doc_lo: int, doc_hi: int, p: int) -> None:
         lo, hi = offsets[doc_lo], offsets[doc_hi]
@@ -201,13 +223,16 @@ def signatures(
             phv, local[:-1][nonempty], axis=1
         )
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=workers) as own:
+            list(own.map(lambda task: block(*task), tasks))
+    else:
         list(pool.map(lambda task: block(*task), tasks))
     return np.ascontiguousarray(out.T)
 
 
 def _doc_blocks(offsets: np.ndarray, per_block: int) -> Iterator[tuple[int, int]]:
-    """Ranges of documents holding about ``per_block`` shingles each."""
+    """Ranges of documents holding about ``per_block`` shingles (or words) each."""
     n_docs = len(offsets) - 1
     lo = 0
     while lo < n_docs:
@@ -218,94 +243,311 @@ def _doc_blocks(offsets: np.ndarray, per_block: int) -> Iterator[tuple[int, int]
         lo = hi
 
 
-class BandIndex:
-    """A ``datasketch.MinHashLSH`` fed band keys computed for all rows at once.
+def band_hashes(sigs: np.ndarray, bands: list[tuple[int, int]]) -> np.ndarray:
+    """One 64-bit hash per LSH band and row, shape (bands, rows): equal bands, equal hashes."""
+    out = np.empty((len(bands), len(sigs)), dtype=np.uint64)
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        for k, (start, end) in enumerate(bands):
+            h = np.full(len(sigs), np.uint64(0xCBF29CE484222325 ^ k), dtype=np.uint64)
+            for col in range(start, end):
+                h ^= sigs[:, col].astype(np.uint64)
+                h *= mult
+                h ^= h >> np.uint64(29)
+            out[k] = h
+    return out
 
-    ``MinHashLSH.insert``/``query`` rebuild each band's key from the sketch on every call
-    (a numpy byteswap per band, ~1.5 µs each, 9-30 bands per row, twice per row); here
-    the keys come from one byteswap of the whole signature matrix and go into the
-    index's own hash tables, in exactly the bytes ``MinHashLSH`` uses, so the index
-    stays a plain datasketch LSH (``lsh.query(minhash)`` gives the same answers; a unit
-    test checks it).
+
+def _batches(rows: Rows, size: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of at most ``size`` rows, in order.
+
+    A DuckDB relation is read with the words already split and hashed (and the text hash
+    hashed) by its own DuckDB, in the scan: the texts never come over to Python.
     """
+    import duckdb
 
-    def __init__(self, lsh: object, sigs: np.ndarray) -> None:
-        self.lsh = lsh
-        self.tables = lsh.hashtables
-        starts = [start for start, _ in lsh.hashranges]
-        self.band_bytes = (lsh.hashranges[0][1] - lsh.hashranges[0][0]) * sigs.itemsize
-        self.offsets = [start * sigs.itemsize for start in starts]
-        self.row_bytes = sigs.shape[1] * sigs.itemsize
-        self.raw = np.ascontiguousarray(sigs).byteswap().tobytes()
-
-    def keys(self, i: int) -> list[bytes]:
-        base, size = i * self.row_bytes, self.band_bytes
-        return [self.raw[base + off : base + off + size] for off in self.offsets]
-
-    def query(self, keys: list[bytes]) -> set[int]:
-        found: set[int] = set()
-        for key, table in zip(keys, self.tables, strict=True):
-            found.update(table.get(key))
-        return found
-
-    def insert(self, i: int, keys: list[bytes]) -> None:
-        self.lsh.keys.insert(i, *keys)
-        for key, table in zip(keys, self.tables, strict=True):
-            table.insert(key, i)
+    if isinstance(rows, duckdb.DuckDBPyRelation):
+        rank = ", keep_rank" if "keep_rank" in rows.columns else ""
+        rows = rows.project(
+            f"id, text_hash{rank}, {_WORDS} as word_hashes, hash(text_hash) as hash_code"
+        ).arrow(batch_size=size)
+    source = rows.to_batches(max_chunksize=size) if isinstance(rows, pa.Table) else rows
+    for batch in source:
+        for start in range(0, batch.num_rows, size):
+            yield batch.slice(start, size)
 
 
-def deduplicate(rows: pa.Table, config: DedupConfig) -> pa.Table:
-    """Mark duplicates in ``rows`` (id, normalized_text, text_hash), given in keep order."""
-    from datasketch import MinHashLSH
+@dataclass(slots=True)
+class _Scan:
+    """What pass 1 keeps per row (in read order) and the signatures' temporary file."""
 
-    n = rows.num_rows
-    ids = rows.column("id").to_pylist()
-    hashes = rows.column("text_hash").to_pylist()
-    sigs, n_words = signatures_of(rows.column("normalized_text").combine_chunks(), config)
+    ids: list[pa.Array]
+    text_hashes: list[pa.Array]
+    hash_codes: np.ndarray
+    n_words: np.ndarray
+    keep_rank: np.ndarray | None
+    bands: list[np.ndarray]  # per block of rows: (n_bands, rows) uint64
+    spill: IO[bytes]
 
-    try:
-        lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-    except ValueError as exc:
-        raise SettingsError(
-            f"dedup_minhash_threshold={config.threshold} with dedup_num_perm={config.num_perm}: "
-            f"{exc}; lower the threshold or raise the number of permutations"
-        ) from None
-    index = BandIndex(lsh, sigs)
-    first_of_hash: dict[str, int] = {}
-    reason: list[str | None] = [None] * n
-    dup_of: list[str | None] = [None] * n
-    similarity: list[float | None] = [None] * n
-    for i in range(n):
-        seen = first_of_hash.get(hashes[i])
-        if seen is not None:
-            kept = dup_of[seen] or ids[seen]  # point at the row that is kept
-            reason[i], dup_of[i], similarity[i] = "exact_duplicate", kept, 1.0
-            continue
-        first_of_hash[hashes[i]] = i
-        if n_words[i] == 0:
-            continue  # nothing to shingle: exact matching only
-        keys = index.keys(i)
-        candidates = sorted(index.query(keys))  # sorted: ties go to the earliest row
-        if candidates:
-            scores = (sigs[candidates] == sigs[i]).mean(axis=1)
-            best = int(np.argmax(scores))
-            if scores[best] >= config.threshold:
-                j = candidates[best]
-                reason[i], dup_of[i], similarity[i] = "near_duplicate", ids[j], float(scores[best])
+
+def _scan(
+    rows: Rows,
+    config: DedupConfig,
+    bands: list[tuple[int, int]],
+    spill: IO[bytes],
+) -> tuple[_Scan, int]:
+    """Pass 1: read the rows batch by batch; signatures to ``spill``, compact per-row data."""
+    import duckdb
+
+    ids: list[pa.Array] = []
+    text_hashes: list[pa.Array] = []
+    hash_codes: list[np.ndarray] = []
+    n_words: list[np.ndarray] = []
+    keep_rank: list[np.ndarray] = []
+    band_h: list[np.ndarray] = []
+    n = 0
+    with duckdb.connect() as con, ThreadPoolExecutor(max_workers=2) as pool:
+        for batch in _batches(rows, config.batch_rows):
+            m = batch.num_rows
+            if m == 0:
                 continue
-        index.insert(i, keys)
+            names = batch.schema.names
+            # copies: a column of an imported batch would keep the whole batch alive
+            ids.append(pa.concat_arrays([batch.column(names.index("id")).cast(pa.string())]))
+            text_hash = batch.column(names.index("text_hash")).cast(pa.string())
+            text_hashes.append(pa.concat_arrays([text_hash]))
+            if "keep_rank" in names:
+                ranks = batch.column(names.index("keep_rank")).to_numpy(zero_copy_only=False)
+                keep_rank.append(ranks.astype(np.int64))
+            if "word_hashes" in names:  # hashed by the DuckDB that reads the table
+                word_column = pa.chunked_array([batch.column(names.index("word_hashes"))])
+                codes = batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
+            else:
+                texts = batch.column(names.index("normalized_text"))
+                con.register("rows", pa.table({"normalized_text": texts, "text_hash": text_hash}))
+                try:
+                    hashed = con.sql(_BATCH_SQL).to_arrow_table()
+                finally:
+                    con.unregister("rows")
+                word_column, codes = hashed.column(0), hashed.column(1).to_numpy()
+                del hashed
+            hash_codes.append(codes.astype(np.uint64))
+            words, offsets = _flatten_words(word_column)
+            del word_column, batch
+            n_words.append(np.diff(offsets).astype(np.int32))
+            # shingle and sign in blocks of about chunk_shingles words: bounded temporaries
+            for lo, hi in _doc_blocks(offsets, config.chunk_shingles):
+                w_lo, w_hi = offsets[lo], offsets[hi]
+                shingles, s_offsets = shingle_hashes(
+                    words[w_lo:w_hi], offsets[lo : hi + 1] - w_lo, config.shingle_words
+                )
+                sigs = signatures(shingles, s_offsets, config, pool=pool)
+                sigs.tofile(spill)
+                band_h.append(band_hashes(sigs, bands))
+            n += m
+    if keep_rank and sum(len(r) for r in keep_rank) != n:
+        raise ValueError("keep_rank is missing from some of the record batches")
+    scan = _Scan(
+        ids=ids,
+        text_hashes=text_hashes,
+        hash_codes=_concat(hash_codes, np.uint64),
+        n_words=_concat(n_words, np.int32),
+        keep_rank=_concat(keep_rank, np.int64) if keep_rank else None,
+        bands=band_h,
+        spill=spill,
+    )
+    return scan, n
+
+
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+def _first_of_hash(order: np.ndarray, codes: np.ndarray, text_hash: pa.ChunkedArray) -> np.ndarray:
+    """For each row (read position), the first row in keep order with the same text hash."""
+    by_code = order[np.argsort(codes[order], kind="stable")]  # ties stay in keep order
+    sorted_codes = codes[by_code]
+    starts = np.ones(len(by_code), dtype=bool)
+    starts[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    group_first = by_code[np.maximum.accumulate(np.where(starts, np.arange(len(by_code)), 0))]
+    first = np.empty_like(order)
+    first[by_code] = group_first
+    # a 64-bit collision must not merge two different hashes: compare the strings
+    later = np.flatnonzero(first != np.arange(len(first)))
+    if len(later):
+        same = pc.equal(text_hash.take(later), text_hash.take(first[later]))
+        same = same.to_numpy(zero_copy_only=False)
+        if not same.all():
+            first = _first_of_hash_slow(order, codes, text_hash, first, later[~same])
+    return first
+
+
+def _first_of_hash_slow(
+    order: np.ndarray,
+    codes: np.ndarray,
+    text_hash: pa.ChunkedArray,
+    first: np.ndarray,
+    clashing: np.ndarray,
+) -> np.ndarray:
+    """Regroup the rows whose 64-bit code clashes, by their text hash strings."""
+    clash_codes = np.unique(codes[clashing])
+    rows = order[np.isin(codes[order], clash_codes)]  # keep order
+    values = text_hash.take(rows).to_pylist()
+    seen: dict[tuple[int, str | None], int] = {}
+    for row, value in zip(rows.tolist(), values, strict=True):
+        first[row] = seen.setdefault((int(codes[row]), value), row)
+    return first
+
+
+def _read_rows(spill: IO[bytes], rows: np.ndarray, num_perm: int, chunk: int = 8_192) -> np.ndarray:
+    """Signatures of ``rows`` (ascending read positions) from the temporary file."""
+    out = np.empty((len(rows), num_perm), dtype=np.uint32)
+    row_bytes = num_perm * 4
+    fd = spill.fileno()
+    done = 0
+    while done < len(rows):
+        lo = int(rows[done])
+        upto = int(np.searchsorted(rows, lo + chunk, side="left"))
+        hi = int(rows[upto - 1]) + 1
+        raw = os.pread(fd, (hi - lo) * row_bytes, lo * row_bytes)
+        block = np.frombuffer(raw, dtype=np.uint32).reshape(hi - lo, num_perm)
+        out[done:upto] = block[rows[done:upto] - lo]
+        done = upto
+    return out
+
+
+def _near_duplicates(
+    scan: _Scan,
+    eligible: np.ndarray,
+    rank: np.ndarray,
+    bands: list[tuple[int, int]],
+    config: DedupConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, kept row of each, similarity) of the near duplicates among ``eligible`` rows."""
+    none = np.zeros(0, dtype=np.int64)
+    elig = np.flatnonzero(eligible)  # read positions
+    if len(elig) < 2:
+        return none, none, np.zeros(0)
+    # per band, the bucket of each eligible row; -1 where the row is alone in its bucket
+    gids = np.full((len(bands), len(elig)), -1, dtype=np.int32)  # < 2^31: bands x rows
+    offset = 0
+    for k in range(len(bands)):
+        band = np.concatenate([block[k] for block in scan.bands])[elig]
+        _, inverse, counts = np.unique(band, return_inverse=True, return_counts=True)
+        del band
+        shared = counts[inverse] >= 2
+        gids[k, shared] = inverse[shared] + offset
+        offset += len(counts)
+    in_bucket = (gids >= 0).any(axis=0)
+    cand_rows = elig[in_bucket]
+    gids = gids[:, in_bucket]
+    if not len(cand_rows):
+        return none, none, np.zeros(0)
+    by_rank = np.argsort(rank[cand_rows], kind="stable")  # the sequential pass's order
+    cand_rows, gids = cand_rows[by_rank], gids[:, by_rank]
+    by_pos = np.argsort(cand_rows)
+    sigs = np.empty((len(cand_rows), config.num_perm), dtype=np.uint32)
+    sigs[by_pos] = _read_rows(scan.spill, cand_rows[by_pos], config.num_perm)
+    band_cols = bands[-1][1]
+    n_bands, band_width = len(bands), bands[0][1] - bands[0][0]
+
+    inserted: dict[int, list[int]] = {}
+    dup_rows: list[int] = []
+    dup_of: list[int] = []
+    dup_sim: list[float] = []
+    gids = np.ascontiguousarray(gids.T)  # a row's buckets, contiguous
+    for i in range(len(cand_rows)):
+        row_gids = [g for g in gids[i].tolist() if g >= 0]
+        found: set[int] = set()
+        for g in row_gids:
+            members = inserted.get(g)
+            if members:
+                found.update(members)
+        if found:
+            candidates = sorted(found)  # keep order: ties go to the earliest row
+            equal = sigs[candidates] == sigs[i]
+            same_band = (
+                equal[:, :band_cols].reshape(len(candidates), n_bands, band_width).all(axis=2)
+            ).any(axis=1)
+            if same_band.any():
+                if not same_band.all():  # a band-hash collision, not an LSH candidate
+                    candidates = [c for c, ok in zip(candidates, same_band, strict=True) if ok]
+                    equal = equal[same_band]
+                scores = equal.mean(axis=1)
+                best = int(np.argmax(scores))
+                if scores[best] >= config.threshold:
+                    dup_rows.append(i)
+                    dup_of.append(candidates[best])
+                    dup_sim.append(float(scores[best]))
+                    continue
+        for g in row_gids:
+            inserted.setdefault(g, []).append(i)
+    rows_idx = np.asarray(dup_rows, dtype=np.int64)
+    of_idx = np.asarray(dup_of, dtype=np.int64)
+    return cand_rows[rows_idx], cand_rows[of_idx], np.asarray(dup_sim, dtype=np.float64)
+
+
+def _empty_result() -> pa.Table:
+    return DEDUP_SCHEMA.empty_table()
+
+
+def deduplicate(
+    rows: Rows,
+    config: DedupConfig,
+    *,
+    spill_dir: str | os.PathLike[str] | None = None,
+) -> pa.Table:
+    """Mark duplicates in ``rows`` (id, normalized_text, text_hash[, keep_rank]).
+
+    ``rows`` is an Arrow table, any iterable of record batches (read once, batch by
+    batch) or a DuckDB relation (read in batches, its words hashed by its own DuckDB).
+    Without ``keep_rank`` the rows are in keep order. The result has one row per input
+    row, in input order. Signatures wait in a temporary file in ``spill_dir`` (the
+    system's temporary folder by default).
+    """
+    bands = bands_of(config)
+    with tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-") as spill:
+        scan, n = _scan(rows, config, bands, spill)
+        if n == 0:
+            return _empty_result()
+        spill.flush()
+        order = (
+            np.arange(n, dtype=np.int64)
+            if scan.keep_rank is None
+            else np.argsort(scan.keep_rank, kind="stable")
+        )
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n, dtype=np.int64)
+        text_hash = pa.chunked_array(scan.text_hashes, type=pa.string())
+        first = _first_of_hash(order, scan.hash_codes, text_hash)
+        is_first = first == np.arange(n)
+        near_rows, near_of, near_sim = _near_duplicates(
+            scan, is_first & (scan.n_words > 0), rank, bands, config
+        )
+
+    reason = np.where(is_first, 0, _EXACT).astype(np.int8)
+    reason[near_rows] = _NEAR
+    kept_row = np.arange(n, dtype=np.int64)  # the kept row each row points at
+    kept_row[near_rows] = near_of
+    kept_row = kept_row[first]  # an exact copy of a near duplicate points at the kept row
+    similarity = np.where(is_first, np.nan, 1.0)
+    similarity[near_rows] = near_sim
+    kept = reason == 0
+    ids = pa.chunked_array(scan.ids, type=pa.string())
     out = pa.table(
         {
             "id": ids,
-            "text_hash": hashes,
-            "n_words": n_words.astype(np.int64),
-            "is_kept": [r is None for r in reason],
-            "drop_reason": reason,
-            "duplicate_of": dup_of,
-            "similarity": similarity,
+            "text_hash": text_hash,
+            "n_words": pa.array(scan.n_words, type=pa.int64()),
+            "is_kept": pa.array(kept),
+            "drop_reason": pc.take(
+                pa.array(DROP_REASONS), pa.array(reason - 1, type=pa.int8(), mask=kept)
+            ),
+            "duplicate_of": ids.take(pa.array(kept_row, mask=kept)),
+            "similarity": pa.array(similarity, mask=kept),
         },
         schema=DEDUP_SCHEMA,
     )
-    counts = {r: reason.count(r) for r in DROP_REASONS}
-    log.info("dedup: read %d, kept %d, dropped %s", n, n - sum(counts.values()), counts)
+    counts = {r: int((reason == code).sum()) for code, r in enumerate(DROP_REASONS, start=1)}
+    log.info("dedup: read %d, kept %d, dropped %s", n, int(kept.sum()), counts)
     return out

@@ -99,23 +99,150 @@ def test_a_threshold_that_leaves_no_bands_is_a_settings_error() -> None:
         deduplicate(table([BASE]), DedupConfig(threshold=0.99))
 
 
-def test_band_index_is_a_plain_datasketch_lsh() -> None:
+def _corpus(n: int, seed: int) -> list[str]:
+    """Made-up words; exact copies, near copies (1-4 words changed), copies of copies."""
+    rng = np.random.default_rng(seed)
+    vocab = [
+        "".join(rng.choice(list("aeioubcdfglmnprstvz"), size=rng.integers(2, 8)))
+        for _ in range(400)
+    ]
+    texts: list[str] = []
+    for _ in range(n):
+        pick = rng.random()
+        if texts and pick < 0.1:
+            texts.append(texts[rng.integers(len(texts))])
+        elif texts and pick < 0.4:
+            words = texts[rng.integers(len(texts))].split(" ")
+            for _ in range(rng.integers(1, 5)):
+                words[rng.integers(len(words))] = vocab[rng.integers(len(vocab))]
+            texts.append(" ".join(words))
+        elif pick < 0.45:
+            texts.append(["", "?!", "yes"][rng.integers(3)])
+        else:
+            texts.append(
+                " ".join(vocab[k] for k in rng.integers(0, len(vocab), rng.integers(30, 80)))
+            )
+    return texts
+
+
+def _datasketch_verdicts(texts: list[str], config: DedupConfig) -> list[tuple]:
+    """The reference: a datasketch MinHashLSH fed the rows one by one in keep order."""
     from datasketch import LeanMinHash, MinHashLSH
 
-    from synthlake.instructions.dedup import BandIndex
+    words, offsets = word_hashes(pa.array(texts, pa.string()))
+    shingles, s_offsets = shingle_hashes(words, offsets, config.shingle_words)
+    sigs = signatures(shingles, s_offsets, config)
+    lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+    first: dict[str, int] = {}
+    verdicts: list[tuple] = []
+    for i, text in enumerate(texts):
+        seen = first.setdefault(content_hash(text), i)
+        if seen != i:
+            kept = verdicts[seen][1] or f"r{seen}"
+            verdicts.append(("exact_duplicate", kept, 1.0))
+            continue
+        verdicts.append((None, None, None))
+        if offsets[i + 1] == offsets[i]:
+            continue
+        sketch = LeanMinHash(seed=config.seed, hashvalues=sigs[i], scheme=SCHEME)
+        candidates = sorted(lsh.query(sketch))
+        if candidates:
+            scores = (sigs[candidates] == sigs[i]).mean(axis=1)
+            best = int(np.argmax(scores))
+            if scores[best] >= config.threshold:
+                verdicts[i] = ("near_duplicate", f"r{candidates[best]}", float(scores[best]))
+                continue
+        lsh.insert(i, sketch)
+    return verdicts
 
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 2**32, size=(1, 128), dtype=np.uint32)
-    sigs = np.repeat(base, 40, axis=0)
-    noise = rng.random(sigs.shape) < np.linspace(0, 0.9, 40)[:, None]  # ever more different
-    sigs[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint32)
-    ours = MinHashLSH(threshold=0.5, num_perm=128)
-    index = BandIndex(ours, sigs)
-    theirs = MinHashLSH(threshold=0.5, num_perm=128)
-    for i in range(0, 40, 2):  # every other row indexed, the rest queried
-        index.insert(i, index.keys(i))
-        theirs.insert(i, LeanMinHash(seed=1, hashvalues=sigs[i], scheme=SCHEME))
-    for i in range(1, 40, 2):
-        sketch = LeanMinHash(seed=1, hashvalues=sigs[i], scheme=SCHEME)
-        assert index.query(index.keys(i)) == set(theirs.query(sketch)) == set(ours.query(sketch))
-    assert index.query(index.keys(1)) and not index.query(index.keys(39))
+
+def _verdicts(result: pa.Table) -> list[tuple]:
+    return list(
+        zip(
+            result.column("drop_reason").to_pylist(),
+            result.column("duplicate_of").to_pylist(),
+            result.column("similarity").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+@pytest.mark.parametrize(("batch_rows", "chunk_shingles"), [(8192, 1 << 18), (7, 50), (1, 1)])
+def test_verdicts_are_datasketch_lsh_verdicts_whatever_the_batches(
+    batch_rows: int, chunk_shingles: int
+) -> None:
+    texts = _corpus(400, seed=3)
+    expected = _datasketch_verdicts(texts, DedupConfig())
+    assert sum(v[0] == "near_duplicate" for v in expected) > 25  # the corpus has near copies
+    config = DedupConfig(batch_rows=batch_rows, chunk_shingles=chunk_shingles)
+    assert _verdicts(deduplicate(table(texts), config)) == expected
+
+
+def test_a_near_duplicate_pair_split_across_two_batches_is_found() -> None:
+    near = BASE.replace("monday", "tuesday")
+    filler = [f"row number {k} says something else entirely about topic {k}" for k in range(5)]
+    texts = [BASE, *filler, near, BASE]  # batches of 2: BASE in the first, near in the fourth
+    result = deduplicate(table(texts), DedupConfig(batch_rows=2)).to_pylist()
+    assert (result[6]["drop_reason"], result[6]["duplicate_of"]) == ("near_duplicate", "r0")
+    assert (result[7]["drop_reason"], result[7]["duplicate_of"]) == ("exact_duplicate", "r0")
+    assert sum(r["is_kept"] for r in result) == 6
+
+
+def test_keep_rank_decides_which_row_is_kept_and_rows_come_back_in_input_order() -> None:
+    near = BASE.replace("monday", "tuesday")
+    rows = table([near, "something unrelated to libraries", BASE, BASE]).append_column(
+        "keep_rank", pa.array([3, 2, 1, 4], pa.int64())
+    )
+    result = deduplicate(rows, DedupConfig()).to_pylist()
+    assert [r["id"] for r in result] == ["r0", "r1", "r2", "r3"]
+    assert result[2]["is_kept"] and result[1]["is_kept"]  # rank 1 wins although it is third
+    assert (result[0]["drop_reason"], result[0]["duplicate_of"]) == ("near_duplicate", "r2")
+    assert (result[3]["drop_reason"], result[3]["duplicate_of"]) == ("exact_duplicate", "r2")
+
+
+@pytest.mark.parametrize("as_relation", [True, False])
+def test_a_duckdb_relation_or_its_batch_reader_is_read_batch_by_batch(as_relation: bool) -> None:
+    import duckdb
+
+    texts = _corpus(300, seed=5)
+    expected = _datasketch_verdicts(texts, DedupConfig())
+    with duckdb.connect() as con:
+        con.register("input", table(texts).append_column("keep_rank", pa.array(range(300))))
+        relation = con.sql(
+            "select * from input order by hash(id)"  # a table order that is not keep order
+        )
+        rows = relation if as_relation else relation.arrow(batch_size=16)
+        result = deduplicate(rows, DedupConfig(batch_rows=16) if as_relation else DedupConfig())
+    assert result.column("id").to_pylist() != [f"r{i}" for i in range(300)]  # table order
+    by_id = {row["id"]: row for row in result.to_pylist()}
+    assert [
+        (
+            by_id[f"r{i}"]["drop_reason"],
+            by_id[f"r{i}"]["duplicate_of"],
+            by_id[f"r{i}"]["similarity"],
+        )
+        for i in range(300)
+    ] == expected
+
+
+def test_a_band_hash_collision_adds_no_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every band of every row hashed alike: only rows with a truly equal band compare."""
+    from synthlake.instructions import dedup
+
+    texts = _corpus(300, seed=7)
+    expected = _datasketch_verdicts(texts, DedupConfig())
+
+    def colliding(sigs: np.ndarray, bands: list[tuple[int, int]]) -> np.ndarray:
+        return np.zeros((len(bands), len(sigs)), dtype=np.uint64)
+
+    monkeypatch.setattr(dedup, "band_hashes", colliding)
+    assert _verdicts(deduplicate(table(texts), DedupConfig(batch_rows=50))) == expected
+
+
+def test_a_text_hash_code_collision_does_not_merge_two_texts() -> None:
+    from synthlake.instructions.dedup import _first_of_hash
+
+    hashes = pa.chunked_array([["h-a", "h-b"], ["h-a", "h-c", "h-b"]])
+    codes = np.zeros(5, dtype=np.uint64)  # one 64-bit code for all: a collision
+    first = _first_of_hash(np.arange(5), codes, hashes)
+    assert first.tolist() == [0, 1, 0, 3, 1]
