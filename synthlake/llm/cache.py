@@ -191,6 +191,17 @@ class LLMStore:
         self.close()
 
     # --- cache -------------------------------------------------------------------------
+    def output_history(self, provider: str, model: str) -> dict[str, tuple[int, float]]:
+        """prompt_id -> (answers stored, their mean output tokens) for this provider and
+        model: what the runner forecasts the output of new requests from."""
+        with self._lock:
+            rows = self._conn.execute(
+                "select prompt_id, count(*), avg(tokens_out) from responses "
+                "where provider = ? and model = ? group by prompt_id",
+                (provider, model),
+            ).fetchall()
+        return {prompt_id: (int(n), float(mean)) for prompt_id, n, mean in rows}
+
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedResponse]:
         wanted = list(dict.fromkeys(keys))
         found: dict[str, CachedResponse] = {}

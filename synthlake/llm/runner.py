@@ -61,7 +61,9 @@ from synthlake.llm.types import (
     failure_kind,
     normalize_messages,
 )
-from synthlake.llm.work import (  # PROGRESS_LISTENERS: read here by synthlake/pipeline/run_display.py
+
+# PROGRESS_LISTENERS: read here by synthlake/pipeline/run_display.py
+from synthlake.llm.work import (
     PROGRESS_LISTENERS as PROGRESS_LISTENERS,
 )
 from synthlake.llm.work import Progress, RunContext, Validator, WorkItem
@@ -171,6 +173,7 @@ class LLMRunner:
             items = self._prepare(ctx, requests, exact_tokens=True)
             leaders = self._answer_from_cache(ctx, items)
             if leaders:
+                self._log_estimate(ctx, leaders, what)
                 if uses_batch_api(self.settings, provider):
                     await BatchSession(_BatchLink(self, ctx), ctx).run(leaders)
                 elif provider.remote:
@@ -231,6 +234,34 @@ class LLMRunner:
         if rejected:
             log.info("estimate: %d requests would be rejected before sending", rejected)
         return tokens_in, tokens_out, usd, len(seen)
+
+    def _log_estimate(self, ctx: RunContext, leaders: list[WorkItem], what: str) -> None:
+        """One log line, before anything is sent: the requests about to go out, their
+        tokens and cost, forecast (``forecast_tokens_out``) and at most (output at
+        ``max_new_tokens``). ``bench/rehearsal.py`` compares it with the journal."""
+        provider = self.provider
+        tokens_in = sum(item.encoded.tokens_in for item in leaders)
+        cap = sum(item.params.max_new_tokens or 0 for item in leaders)
+        forecast = forecast_tokens_out(
+            leaders, ctx.store.output_history(provider.name, provider.model)
+        )
+        batch = uses_batch_api(self.settings, provider)
+        usd = self.prices.cost(provider.name, provider.model, tokens_in, forecast, batch=batch)
+        usd_cap = self.prices.cost(provider.name, provider.model, tokens_in, cap, batch=batch)
+        cost = (
+            f"cost ~${usd:.6f} (at most ${usd_cap:.6f})"
+            if usd is not None and usd_cap is not None
+            else "cost unknown (no price)"
+        )
+        log.info(
+            "%s estimate before sending: %d requests, tokens in ~%d, out ~%d (at most %d), %s",
+            what,
+            len(leaders),
+            tokens_in,
+            forecast,
+            cap,
+            cost,
+        )
 
     # --- preparation -------------------------------------------------------------------
     def _prepare_one(self, index: int, request: LLMRequest, *, exact_tokens: bool) -> WorkItem:
@@ -321,9 +352,15 @@ class LLMRunner:
         limiter = ProviderLimiter(settings.llm_requests_per_minute, settings.llm_tokens_per_minute)
         queue = collections.deque(leaders)
 
-        def on_error(error: ProviderError) -> None:
+        def on_error(error: ProviderError, tokens: int) -> None:
+            # A 429 pauses every worker, unless it says the limits have room for this
+            # request: then the provider is congested, not this client too fast, and only
+            # the request that got it waits (a hosted provider's sporadic 429s would
+            # otherwise idle the whole client for seconds each).
+            room = error.limit_room
             if error.kind == "rate_limited" and error.retry_after:
-                limiter.pause_for(error.retry_after)
+                if room is None or room[0] < 1 or room[1] < tokens:
+                    limiter.pause_for(error.retry_after)
 
         async with provider.session() as client:
 
@@ -341,7 +378,7 @@ class LLMRunner:
         ctx: RunContext,
         client: Any,
         limiter: ProviderLimiter,
-        on_error: Callable[[ProviderError], None],
+        on_error: Callable[[ProviderError, int], None],
         item: WorkItem,
     ) -> None:
         provider = self.provider
@@ -377,7 +414,10 @@ class LLMRunner:
         ctx.stats.called += 1
         try:
             completion, attempts = await call_with_retries(
-                attempt, self.retry, on_error=on_error, what=f"row {item.request.row_id!r}"
+                attempt,
+                self.retry,
+                on_error=lambda error: on_error(error, tokens),
+                what=f"row {item.request.row_id!r}",
             )
         except ProviderError as error:
             self.budget.settle(reservation, 0.0)  # failed attempts are not billed
@@ -827,6 +867,23 @@ class _BatchLink:
         self, item: WorkItem, reason: str, detail: str, raw_text: str | None, *, attempts: int
     ) -> None:
         self._runner._finish_failure(self._ctx, item, reason, detail, raw_text, attempts=attempts)
+
+
+# Answers of a prompt (same provider and model) in the cache before their mean output
+# length is trusted as the forecast of new requests of that prompt.
+HISTORY_MIN_ANSWERS = 20
+
+
+def forecast_tokens_out(items: Sequence[WorkItem], history: dict[str, tuple[int, float]]) -> int:
+    """Output tokens a batch is expected to cost: for a prompt with at least
+    ``HISTORY_MIN_ANSWERS`` earlier answers, their mean (never over the request's
+    ``max_new_tokens``); otherwise ``max_new_tokens`` (the upper bound ``estimate`` uses)."""
+    total = 0.0
+    for item in items:
+        cap = item.params.max_new_tokens or 0
+        answers, mean = history.get(item.request.prompt_id, (0, 0.0))
+        total += min(cap, mean) if answers >= HISTORY_MIN_ANSWERS and cap else cap
+    return round(total)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

@@ -73,7 +73,11 @@ def connection_kind(exc: BaseException) -> ErrorKind:
 
 
 class ProviderError(LLMError):
-    """One failed attempt, classified. ``retry_after`` is what the server asked for (s)."""
+    """One failed attempt, classified. ``retry_after`` is what the server asked for (s).
+
+    ``limit_room`` is what a 429 said was left of the key's limits (``x-ratelimit-remaining-
+    requests`` and ``-tokens``, as OpenAI sends them), when it said so: a 429 with room
+    left is the provider's own congestion, not this client's pace."""
 
     def __init__(
         self,
@@ -83,6 +87,7 @@ class ProviderError(LLMError):
         status: int | None = None,
         retry_after: float | None = None,
         raw_text: str | None = None,
+        limit_room: tuple[int, int] | None = None,
     ) -> None:
         # a gateway may echo the API key in its error body: mask it before anyone sees it
         message = redact(message) or ""
@@ -92,6 +97,7 @@ class ProviderError(LLMError):
         self.status = status
         self.retry_after = retry_after
         self.raw_text = redact(raw_text)
+        self.limit_room = limit_room
 
     @property
     def retryable(self) -> bool:

@@ -348,7 +348,12 @@ def _status_kind(
     retry_after = parse_retry_after(headers)
     if status == 429:
         return ProviderError(
-            "rate_limited", message, status=status, retry_after=retry_after, raw_text=body_text
+            "rate_limited",
+            message,
+            status=status,
+            retry_after=retry_after,
+            raw_text=body_text,
+            limit_room=_limit_room(headers),
         )
     if status >= 500 or status in _RETRYABLE_STATUS:
         kind = "timeout" if status == 408 else "server_error"
@@ -357,6 +362,18 @@ def _status_kind(
         )
     kind = client_error_kind(status, message, _CONTEXT_HINTS)
     return ProviderError(kind, message, status=status, raw_text=body_text)
+
+
+def _limit_room(headers: dict[str, str]) -> tuple[int, int] | None:
+    """(requests, tokens) a 429 says are left of the limits, if it says both."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    try:
+        return (
+            int(lowered["x-ratelimit-remaining-requests"]),
+            int(lowered["x-ratelimit-remaining-tokens"]),
+        )
+    except (KeyError, ValueError):
+        return None
 
 
 def _body_message(body: Any) -> str | None:
