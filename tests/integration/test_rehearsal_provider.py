@@ -10,7 +10,6 @@ the judge's strict parser, the summary checks and the similarity gate).
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,22 +20,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from bench.rehearsal_provider import StandinProvider
 from synthlake.llm.runner import LLMRunner
 from synthlake.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "rehearsal-key"
 FIXTURE = ROOT / "tests" / "fixtures" / "news_stories"
-
-
-def _bench_module(name: str) -> Any:
-    """A module of bench/ (not installed: scripts run from the repo root as modules)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module(f"bench.{name}")
-
-
-StandinProvider = _bench_module("rehearsal_provider").StandinProvider
 
 
 def quick(tmp_path: Path, **options: Any) -> StandinProvider:

@@ -8,12 +8,10 @@ in either side that breaks the rehearsal's inputs shows here, not an hour into a
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
@@ -22,19 +20,12 @@ import pytest
 from synthlake.ingest.hf import HFSource, normalize_hf_record
 from synthlake.ingest.news.normalize import normalize_article
 
+import bench.rehearsal_inputs as _inputs
 from synthlake.instructions.dedup import DedupConfig, deduplicate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _bench_module(name: str) -> Any:
-    """A module of bench/ (not installed: scripts run from the repo root as modules)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.syspath_prepend(str(ROOT))
-        return importlib.import_module(f"bench.{name}")
-
-
-_inputs = _bench_module("rehearsal_inputs")
 OPENHERMES, SLIMORCA, Inputs = _inputs.OPENHERMES, _inputs.SLIMORCA, _inputs.Inputs
 generate, generate_increment, news_day = (
     _inputs.generate,
