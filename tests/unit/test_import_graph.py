@@ -128,7 +128,7 @@ def test_the_graph_is_read():
     # a known edge of each kind: module level, and a lazy import inside a function
     assert "synthlake.errors" in graph["synthlake.lake"]
     assert "synthlake.redact" in graph["synthlake.errors"]  # lazy, in SynthlakeError.__str__
-    # `from ingest.news import ansa` is an edge to the submodule, not to the package
+    # `from synthlake.ingest.news import ansa` is an edge to the submodule, not the package
     assert "synthlake.ingest.news.ansa" in graph["synthlake.ingest.news.crawl"]
     assert "synthlake.ingest.news" not in graph["synthlake.ingest.news.crawl"]
 
