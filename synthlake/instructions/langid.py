@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthlake.errors import SettingsError
 from synthlake.instructions.protect import letters, prose
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 CONFIDENT = 0.5  # relative confidence above which a detection is reported
 LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
 MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
+BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once
 
 LANGID_SCHEMA = pa.schema(
     [
@@ -99,15 +101,15 @@ class LanguageIdentifier:
     def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
         """One detection per text (in parallel inside lingua)."""
         cleaned = [(t if is_prose else prose(t))[:MAX_CHARS] for t in texts]
-        judged = [i for i, t in enumerate(cleaned) if letters(t) >= self.min_letters]
-        out = [Detection(None, None)] * len(texts)
-        if not judged:
-            return out
+        # Each distinct text is detected once (SlimOrca repeats a few dozen system prompts
+        # over 518k rows; duplicates repeat whole turns); equal texts share one Detection.
+        distinct = [t for t in dict.fromkeys(cleaned) if letters(t) >= self.min_letters]
+        if not distinct:
+            return [Detection(None, None)] * len(texts)
         detector = _detector(self.codes)
-        values = detector.compute_language_confidence_values_in_parallel(
-            [cleaned[i] for i in judged]
-        )
-        for i, confidences in zip(judged, values, strict=True):
+        values = detector.compute_language_confidence_values_in_parallel(distinct)
+        found: dict[str, Detection] = {}
+        for text, confidences in zip(distinct, values, strict=True):
             scores = {
                 c.language.iso_code_639_1.name.lower(): round(float(c.value), 4)
                 for c in confidences
@@ -115,18 +117,39 @@ class LanguageIdentifier:
             if not scores or max(scores.values()) <= 0:
                 continue
             top = max(scores, key=scores.__getitem__)
-            out[i] = Detection(top, scores[top], scores)
-        return out
+            found[text] = Detection(top, scores[top], scores)
+        none = Detection(None, None)
+        return [found.get(text, none) for text in cleaned]
 
     def detect(self, text: str) -> Detection:
         return self.detect_many([text])[0]
 
 
-def check_languages(rows: pa.Table, identifier: LanguageIdentifier) -> pa.Table:
+def check_languages(
+    rows: pa.Table | Iterable[pa.RecordBatch],
+    identifier: LanguageIdentifier,
+    *,
+    batch_rows: int = BATCH_ROWS,
+) -> pa.Table:
     """Detect every turn's language and the row's; flag rows that disagree with the label.
 
-    ``rows`` holds ``id``, ``language`` and ``turns`` (list of {role, content}).
+    ``rows`` holds ``id``, ``language`` and ``turns`` (list of {role, content}): a table, or
+    a stream of record batches (a relation's ``to_arrow_reader``), so that only one batch of
+    texts is in memory as Python objects at a time; the result (no text) is small.
     """
+    batches = rows.to_batches(max_chunksize=batch_rows) if isinstance(rows, pa.Table) else rows
+    parts = []
+    for batch in batches:
+        # a reader's batches may be larger than batch_rows: cut them too
+        for start in range(0, batch.num_rows, batch_rows):
+            parts.append(_check_batch(batch.slice(start, batch_rows), identifier))
+    result = pa.concat_tables(parts) if parts else LANGID_SCHEMA.empty_table()
+    flagged = pc.sum(result.column("language_mismatch")).as_py() or 0
+    log.info("langid: read %d, language_mismatch %d", result.num_rows, flagged)
+    return result
+
+
+def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
     ids = rows.column("id").to_pylist()
     labels = rows.column("language").to_pylist()
     turns = rows.column("turns").to_pylist()
@@ -149,7 +172,6 @@ def check_languages(rows: pa.Table, identifier: LanguageIdentifier) -> pa.Table:
         if per_turn[k].contradicts(labels[i]) and role not in mismatched[i]:
             mismatched[i].append(role)
     flags = [bool(mismatched[i]) or per_row[i].contradicts(labels[i]) for i in range(len(ids))]
-    log.info("langid: read %d, language_mismatch %d", len(ids), sum(flags))
     return pa.table(
         {
             "id": ids,

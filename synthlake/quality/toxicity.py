@@ -64,6 +64,7 @@ _RENAMED = {
     "severe_toxic": "severe_toxicity",
 }
 FIELDS = ("answer", "question")
+ITEM_BATCH_ROWS = 10_000
 
 TOXICITY_SCHEMA = pa.schema(
     [
@@ -273,11 +274,14 @@ def candidate_items(pairs: pa.Table, settings: Settings) -> list[_Item]:
     """Every non-blank answer (and question, with ``toxicity_on_questions``)."""
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
     items = []
-    for row in pairs.select(["qa_id", "question", "answer"]).to_pylist():
-        for field in fields:
-            text = row[field]
-            if text is not None and text.strip():
-                items.append(_Item(row["qa_id"], field, text, text_hash(text)))
+    # batch by batch and only the fields scored: at 760k pairs one dict per row holding
+    # every question and answer cost gigabytes beside the items themselves
+    for batch in pairs.select(["qa_id", *fields]).to_batches(max_chunksize=ITEM_BATCH_ROWS):
+        columns = [batch.column(name).to_pylist() for name in ("qa_id", *fields)]
+        for qa_id, *texts in zip(*columns, strict=True):
+            for field, text in zip(fields, texts, strict=True):
+                if text is not None and text.strip():
+                    items.append(_Item(qa_id, field, text, text_hash(text)))
     return items
 
 

@@ -98,3 +98,70 @@ def test_langid_languages_setting(
     else:
         with pytest.raises(SettingsError, match="SYNTHLAKE_LANGID_LANGUAGES"):
             load_settings()
+
+
+def _rows(n: int, start: int = 0) -> pa.Table:
+    """``n`` distinct rows of short English prose (long enough to be judged)."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "id": f"row-{i}",
+                "language": "en",
+                "turns": turns(
+                    ("user", f"Question number {i}: where does the river meet the sea?"),
+                    ("assistant", f"Answer number {i}: the river meets the sea at the harbour."),
+                ),
+            }
+            for i in range(start, start + n)
+        ]
+    )
+
+
+def test_rows_streamed_as_record_batches_give_the_same_result(
+    identifier: LanguageIdentifier,
+) -> None:
+    # the dbt model hands a relation's reader (a stream of batches), not one table
+    rows = pa.concat_tables(
+        [
+            _rows(3),
+            pa.Table.from_pylist(
+                [
+                    {
+                        "id": "it",
+                        "language": "en",
+                        "turns": turns(
+                            ("user", "Scrivi una frase sul mare d'inverno e sul vento freddo.")
+                        ),
+                    }
+                ]
+            ),
+        ]
+    )
+    whole = check_languages(rows, identifier)
+    streamed = check_languages(rows.to_batches(max_chunksize=2), identifier, batch_rows=3)
+    assert streamed.to_pylist() == whole.to_pylist()
+    assert streamed.column("language_mismatch").to_pylist() == [False, False, False, True]
+    assert check_languages([], identifier).num_rows == 0
+
+
+def _traced_peak(fn) -> int:  # noqa: ANN001
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_holds_one_batch_of_detections_not_the_whole_table(
+    identifier: LanguageIdentifier,
+) -> None:
+    """At 760k rows the texts and lingua's scores of every turn, held at once, were gigabytes;
+    now the Python objects of one batch are alive at a time."""
+    small, large = _rows(200), _rows(2000, start=200)
+    identifier.detect("Warm up the detector before measuring anything at all.")
+    one_batch = _traced_peak(lambda: check_languages(small, identifier, batch_rows=200))
+    ten_batches = _traced_peak(lambda: check_languages(large, identifier, batch_rows=200))
+    assert ten_batches < 2.5 * one_batch, (one_batch, ten_batches)

@@ -157,3 +157,47 @@ def test_a_label_the_checkpoint_lacks_is_null_not_zero(tmp_path) -> None:
     [row] = score_pairs(pairs(["hello world"]), settings).to_pylist()
     assert row["sexual_explicit"] is None
     assert all(row[label] is not None for label in LABELS if label != "sexual_explicit")
+
+
+def test_candidates_do_not_hold_every_question_when_only_answers_are_scored() -> None:
+    """At 760k pairs the candidates were built from one dict per row holding every question
+    and answer at once (gigabytes); the questions are only read when they are scored."""
+    import tracemalloc
+
+    from synthlake.quality.toxicity import candidate_items
+
+    n = 20_000
+    questions = [f"question {i}: " + "why is the sky blue at noon? " * 60 for i in range(n)]
+    table = pairs([f"answer {i}" for i in range(n)], questions=questions)
+    question_bytes = sum(len(q) for q in questions)
+    del questions
+    settings = load_settings()
+    assert not settings.toxicity_on_questions
+    tracemalloc.start()
+    try:
+        items = candidate_items(table, settings)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(i.qa_id, i.field, i.text) for i in items[:2]] == [
+        ("q0", "answer", "answer 0"),
+        ("q1", "answer", "answer 1"),
+    ]
+    assert len(items) == n
+    assert peak < 0.5 * question_bytes, (peak, question_bytes)
+
+
+def test_candidates_keep_the_row_order_answer_then_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from synthlake.quality.toxicity import candidate_items
+
+    monkeypatch.setenv("SYNTHLAKE_TOXICITY_ON_QUESTIONS", "true")
+    table = pairs(["a0", " ", "a2"], questions=["q0", "q1", None])
+    got = [(i.qa_id, i.field, i.text) for i in candidate_items(table, load_settings())]
+    assert got == [
+        ("q0", "answer", "a0"),
+        ("q0", "question", "q0"),
+        ("q1", "question", "q1"),
+        ("q2", "answer", "a2"),
+    ]
