@@ -132,7 +132,7 @@ def _worker(kind: str, n: int, queue: mp.Queue) -> None:
                 "edges": result.stats.edges,
                 "components": result.stats.components,
                 "largest_component": result.stats.largest_component,
-                "fallback_components": result.stats.fallback_components,
+                "sliced_components": result.stats.sliced_components,
                 "clusters": result.stats.clusters,
             }
         else:
@@ -181,7 +181,8 @@ def main() -> None:
             f"{label}, {args.n} articles / 30 days: {big['seconds']:.1f} s, peak RSS "
             f"{big['peak_rss_mb']:.0f} MB (targets: < 60 s, < 2048 MB); "
             f"{big['edges']} candidate pairs, {big['components']} components (largest "
-            f"{big['largest_component']}, {big['fallback_components']} over the cap), "
+            f"{big['largest_component']}, {big['sliced_components']} over the cap, "
+            f"clustered in time windows), "
             f"{big['clusters']} clusters, ARI vs the generated stories {big['ari_vs_truth']:.3f}"
         )
     print()

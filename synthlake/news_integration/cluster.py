@@ -40,10 +40,36 @@ term is a sparse product per block), and the few undated articles are compared w
 article in a separate pass, so they join the graph too. Its connected components are
 independent sub-problems, each clustered exactly with the full agglomerative algorithm on
 its own small matrix. The answer is the same as clustering the whole archive at once under
-the same distance, at a cost that grows with n, not n^2. A component larger than
-``max_component`` (a chain of near-identical articles, e.g. daily bulletins) falls back to
-scikit-learn's connectivity-constrained clustering on that graph (linkage approximated
-along the graph's edges, on the cosine), with a warning.
+the same distance, at a cost that grows with n, not n^2.
+
+A component larger than ``max_component`` (on real news the graph links almost every
+article of a few days into one: ~500 articles a day chain through shared names and
+topics) is cut along time: its dated members (in time order) are split into consecutive
+*cores*, and each core is clustered exactly, with ``_agglomerate`` and the same distance,
+together with a *margin* on each side: the articles within the widest pair window
+(``window_days * (1 + widening)``, E <= 1) before and after it, at most a third of the
+window's budget per side; so a window holds at most ``max_component`` articles (plus the
+component's undated ones, which every window holds). Every article takes its cluster
+from the window whose core holds it; two core clusters of different windows are merged
+when a window puts a margin article together with its core cluster *and* the margin
+article's own window agrees (puts it with one of those core articles, or does not see
+them), through a union-find over core clusters. Why that is exact when stories are
+shorter than the margin: a pair outside its window is at distance 2, so everything an
+article can be merged with lies within the widest pair window; a story that has a member
+in a core and spans less than the margin lies wholly inside that window, away from its
+edges, and so do the stories it competes with for merges; the window then builds it as
+the whole archive would (average and complete linkage are reducible: the cut of the
+dendrogram does not depend on merges far away). Only clusters cut at a window's edge
+differ, and these are at least a margin away from the core; the agreement rule keeps
+such a truncated cluster from linking two stories (it errs towards a split). When the
+budget cuts the margin shorter than a story (more than ``max_component / 3`` articles
+within a story's span: the margin covers the widest pair window, 4 days at the defaults,
+up to ~330 articles a day, and a two-day story up to ~660 a day), results are approximate
+near the core boundaries (errs towards splits): on the labelled week with windows of 20
+articles out of a 33-article component (threshold 0.5) the agreement with the unsliced
+clustering is ARI 0.989 (the old graph-constrained fallback: 0.80).
+``stats.sliced_components`` counts such components, ``stats.windows`` their windows.
+Memory is one window's matrix at a time.
 
 Results do not depend on row order: rows are put in (time, id) order first (undated rows
 last), and a cluster's id is a hash of its sorted member ids, so it is stable across runs
@@ -135,7 +161,8 @@ class ClusterStats:
     edges: int = 0
     components: int = 0
     largest_component: int = 0
-    fallback_components: int = 0
+    sliced_components: int = 0  # over max_component: clustered in time windows
+    windows: int = 0  # the windows they took
     clusters: int = 0
     multi_article_clusters: int = 0
     seconds: float = 0.0
@@ -380,30 +407,122 @@ def _agglomerate(
     return model.fit_predict(distance)
 
 
-def _agglomerate_connected(
-    vectors: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], params: ClusterParams
-) -> np.ndarray:
-    """Connectivity-constrained clustering of a component too large for a full matrix.
+def _windows(times_s: np.ndarray, budget: int, margin_s: float) -> list[tuple[int, int, int, int]]:
+    """(left, core start, core stop, right) over time-sorted dated rows, right - left <= budget.
 
-    Linkage is computed on the cosine alone along the graph's edges (the edges themselves
-    came from the full pair similarity).
+    Cores are consecutive and cover every row once. A window is its core plus the rows
+    within ``margin_s`` before and after it, at most ``budget // 3`` rows on each side (the
+    nearest ones); the core is as long as the budget then allows.
     """
-    from scipy.sparse import coo_matrix
-    from sklearn.cluster import AgglomerativeClustering
+    n = len(times_s)
+    side = max(1, budget // 3)
+    out: list[tuple[int, int, int, int]] = []
+    start = 0
+    while start < n:
+        left = max(int(np.searchsorted(times_s, times_s[start] - margin_s, side="left")), 0)
+        left = max(left, start - side)
 
+        def right_of(stop: int) -> int:
+            reach = int(np.searchsorted(times_s, times_s[stop - 1] + margin_s, side="right"))
+            return min(reach, stop + side, n)
+
+        lo, hi = start + 1, n  # the longest core whose window fits: right_of grows with stop
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if right_of(mid) - left <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        out.append((left, start, lo, right_of(lo)))
+        start = lo
+    return out
+
+
+def _agglomerate_sliced(
+    vectors: np.ndarray,
+    times_s: np.ndarray,
+    params: ClusterParams,
+    entities: EntityIndex | None = None,
+) -> tuple[np.ndarray, int]:
+    """Exact clustering of overlapping time windows of a component, reconciled into one.
+
+    Rows are in time order, undated (NaN) last. Returns (labels 0..k-1, windows). Every
+    window (its dated rows, plus all the undated rows of the component) is clustered with
+    ``_agglomerate``; a dated row takes its cluster from the window whose core holds it,
+    and clusters of different cores are merged when a window puts members of both
+    together (one of them in its core): see the module docstring.
+    """
     n = len(vectors)
-    i, j = pairs
-    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
-    graph = graph + graph.T
-    model = AgglomerativeClustering(
-        n_clusters=None,
-        metric="cosine",
-        linkage=params.linkage,
-        distance_threshold=params.distance_threshold,
-        connectivity=graph,
-        compute_full_tree=True,
-    )
-    return model.fit_predict(vectors)
+    undated = np.flatnonzero(np.isnan(times_s))
+    dated = n - len(undated)
+    # every window holds the component's undated rows (rare: no publication time); many of
+    # them make the windows larger than max_component rather than less exact
+    budget = max(params.max_component - len(undated), params.max_component // 2, 3)
+    widening = params.window_widening if entities is not None and params.entity_weight > 0 else 0
+    margin = params.window_days * DAY_S * (1.0 + widening)
+    windows = _windows(times_s[:dated], budget, margin)
+    local_labels: list[np.ndarray] = []
+    offsets = [0]  # a core cluster (window k, local label l) is node offsets[k] + l
+    best_window: dict[int, tuple[tuple[int, int], int]] = {}  # undated row -> (score, node)
+    for k, (left, a, b, right) in enumerate(windows):
+        rows = np.concatenate([np.arange(left, right), undated])
+        labels = _agglomerate(
+            vectors[rows], times_s[rows], params, None if entities is None else entities.take(rows)
+        )
+        local_labels.append(labels)
+        if len(undated):
+            # an undated row goes with the window where its cluster holds the most core rows
+            core_sizes = np.bincount(labels[a - left : b - left], minlength=int(labels.max()) + 1)
+            for u, lab in zip(undated, labels[right - left :], strict=True):
+                score = (int(core_sizes[lab]), -k)
+                if int(u) not in best_window or score > best_window[int(u)][0]:
+                    best_window[int(u)] = (score, offsets[-1] + int(lab))
+        offsets.append(offsets[-1] + int(labels.max()) + 1)
+    parent = np.arange(offsets[-1])
+
+    def find(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = int(parent[v])
+        return v
+
+    node = np.empty(n, dtype=np.int64)
+    core_of = np.empty(dated, dtype=np.int64)
+    for k, (left, a, b, _) in enumerate(windows):
+        core_of[a:b] = k
+        node[a:b] = offsets[k] + local_labels[k][a - left : b - left]
+    for u, (_, v) in best_window.items():
+        node[u] = v
+    for k, (left, a, b, right) in enumerate(windows):
+        chosen = [m for m, u in enumerate(undated) if offsets[k] <= node[u] < offsets[k + 1]]
+        rows = np.concatenate([np.arange(left, right), undated[chosen]])
+        labels = local_labels[k]
+        labels = np.concatenate([labels[: right - left], labels[right - left :][chosen]])
+        # a local cluster that holds core rows links the core clusters of its margin rows
+        # when the margin row's own window agrees (puts it with one of those core rows,
+        # or does not see them): a cluster truncated at a window's edge links nothing
+        core_rows: dict[int, list[int]] = {}
+        for r in range(a, b):
+            core_rows.setdefault(int(labels[r - left]), []).append(r)
+        for m in chosen:
+            core_rows.setdefault(int(labels[right - left + chosen.index(m)]), []).append(
+                int(undated[m])
+            )
+        for r, lab in zip(rows.tolist(), labels.tolist(), strict=True):
+            if lab not in core_rows or (a <= r < b) or np.isnan(times_s[r]):
+                continue
+            j = int(core_of[r])
+            seen = [q for q in core_rows[lab] if windows[j][0] <= q < windows[j][3]]
+            theirs = local_labels[j]
+            jl = windows[j][0]
+            if seen and not any(theirs[q - jl] == theirs[r - jl] for q in seen):
+                continue
+            x, y = find(int(node[r])), find(offsets[k] + lab)
+            if x != y:
+                parent[x] = y
+    roots = np.array([find(int(v)) for v in node])
+    _, labels_out = np.unique(roots, return_inverse=True)
+    return labels_out.astype(np.int64), len(windows)
 
 
 def cluster_articles(
@@ -454,7 +573,7 @@ def cluster_articles(
     labels = np.empty(n, dtype=np.int64)
     next_label = 0
     members_of = _group_indices(comp, n_comp)
-    for c, members in enumerate(members_of):
+    for members in members_of:
         stats.largest_component = max(stats.largest_component, len(members))
         if len(members) <= 2:
             # one article, or two joined by an edge (closer than the threshold, in window)
@@ -467,19 +586,21 @@ def cluster_articles(
                 None if index is None else index.take(members),
             )
         else:
-            stats.fallback_components += 1
-            local_index = np.full(n, -1, dtype=np.int64)
-            local_index[members] = np.arange(len(members))
-            pick = comp[ei] == c
-            pi, pj = local_index[ei[pick]], local_index[ej[pick]]
-            log.warning(
-                "news clustering: a component of %d articles exceeds %d; clustered along its "
-                "similarity graph (approximate %s linkage)",
+            stats.sliced_components += 1
+            local, windows = _agglomerate_sliced(
+                x[members],
+                times[members],
+                params,
+                None if index is None else index.take(members),
+            )
+            stats.windows += windows
+            log.info(
+                "news clustering: a component of %d articles exceeds %d; clustered in %d "
+                "overlapping time windows",
                 len(members),
                 params.max_component,
-                params.linkage,
+                windows,
             )
-            local = _agglomerate_connected(x[members], (pi, pj), params)
         labels[members] = local + next_label
         next_label += int(local.max()) + 1
 
