@@ -52,9 +52,11 @@ from typing import Any
 if __package__:
     from bench.rehearsal_inputs import SIZES, Inputs, generate, generate_increment
     from bench.rehearsal_provider import StandinProvider
+    from bench.run_all import TreeMemory
 else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
     from rehearsal_inputs import SIZES, Inputs, generate, generate_increment  # type: ignore
     from rehearsal_provider import StandinProvider  # type: ignore
+    from run_all import TreeMemory  # type: ignore
 
 ROOT = Path(__file__).resolve().parent.parent
 # A model with a row in seeds/llm_prices.csv, so that every call is priced.
@@ -200,53 +202,6 @@ def run_command(lake: Path, inputs: Inputs) -> list[str]:
     return cmd
 
 
-class TreeMemory:
-    """Peak summed RSS of a process and its descendants, sampled in a thread."""
-
-    def __init__(self, pid: int) -> None:
-        import psutil
-
-        self._proc = psutil.Process(pid)
-        self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import psutil
-
-        while not self._stop.is_set():
-            total = 0
-            try:
-                procs = [self._proc, *self._proc.children(recursive=True)]
-            except psutil.Error:
-                break
-            for proc in procs:
-                try:
-                    total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.samples.append((time.time(), total))
-            self._stop.wait(SAMPLE_S)
-
-    def __enter__(self) -> TreeMemory:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def peak(self, start: float | None = None, end: float | None = None) -> int:
-        return max(
-            (
-                b
-                for t, b in self.samples
-                if (start is None or t >= start) and (end is None or t <= end)
-            ),
-            default=0,
-        )
-
-
 @dataclass(slots=True)
 class RunResult:
     name: str
@@ -283,7 +238,7 @@ def run_synthlake(
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-        with TreeMemory(proc.pid) as memory:
+        with TreeMemory(proc.pid, SAMPLE_S) as memory:
             while proc.poll() is None:
                 if watch is not None and not killed and watch(proc):
                     os.killpg(proc.pid, signal.SIGKILL)

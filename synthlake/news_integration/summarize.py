@@ -249,7 +249,7 @@ class Summarizer:
 
     @property
     def llm(self) -> str:
-        return str(self.runner.spec)
+        return self.runner.spec.identity  # the model, not its URL: see LLMSpec.identity
 
     # --- prompts -----------------------------------------------------------------------
     def format_sources(self, items: Sequence[_Item], labels: tuple[str, str]) -> str:
