@@ -63,7 +63,9 @@ def server_lake(sample_run: SampleRun, tmp_path_factory: pytest.TempPathFactory)
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         calls = server.call_count
-    return {"lake": lake, "llm": llm, "before": before, "server_calls": calls, "root": root}
+    # rows name the model, not its URL (LLMSpec.identity)
+    identity = llm.partition("@")[0]
+    return {"lake": lake, "llm": identity, "before": before, "server_calls": calls, "root": root}
 
 
 def test_every_target_language_gets_translations_never_mislabelled(lake: Path) -> None:

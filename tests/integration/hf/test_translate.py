@@ -110,7 +110,7 @@ def test_verified_translations_keep_code_lists_and_numbers(
     assert [line[:3] for line in lists["output"].splitlines()] == ["1. ", "2. ", "3. "]
     assert lists["turns"][0]["role"] == "system" and lists["turns"][0]["content"] == lists["system"]
     assert (lists["prompt_id"], lists["prompt_version"]) == ("translate_instruction", "1")
-    assert lists["llm"] == f"openai:test-model@{server.base_url}"
+    assert lists["llm"] == "openai:test-model"  # the model, not its URL (LLMSpec.identity)
     # no request ever showed the model a code block, a list marker or a number
     for request in server.generation_requests():
         text = request.body["messages"][-1]["content"]
