@@ -51,11 +51,11 @@ from typing import Any
 
 if __package__:
     from bench.rehearsal_inputs import SIZES, Inputs, generate, generate_increment
-    from bench.rehearsal_provider import StandinProvider
+    from bench.rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl
     from bench.run_all import TreeMemory
 else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
     from rehearsal_inputs import SIZES, Inputs, generate, generate_increment  # type: ignore
-    from rehearsal_provider import StandinProvider  # type: ignore
+    from rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl  # type: ignore
     from run_all import TreeMemory  # type: ignore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,11 +125,7 @@ def paid_twice_apart_from_in_flight(state_dir: Path, killed_at: float | None) ->
     process: no client can keep it, and the resume must ask again. Every other request paid
     twice is an answer the client received and failed to keep: that must be 0.
     """
-    events = [
-        json.loads(line)
-        for line in (Path(state_dir) / "events.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
+    events = read_jsonl(Path(state_dir) / EVENTS)
     in_flight = set()
     if killed_at is not None:
         for e in events:
@@ -139,11 +135,7 @@ def paid_twice_apart_from_in_flight(state_dir: Path, killed_at: float | None) ->
                 and e.get("t1", killed_at) >= killed_at - STORE_MARGIN_S
             ):
                 in_flight.add(e["h"])
-    paid = [
-        json.loads(line)
-        for line in (Path(state_dir) / "paid.jsonl").read_text().splitlines()
-        if line.strip()
-    ]
+    paid = read_jsonl(Path(state_dir) / PAID)
     counts: dict[str, int] = {}
     for r in paid:
         counts[r["h"]] = counts.get(r["h"], 0) + 1

@@ -232,7 +232,7 @@ class StandinServer:
         if not path.exists():
             return
         now = time.time()
-        for record in _read_jsonl(path):
+        for record in read_jsonl(path):
             if "h" in record:
                 self.seen[record["h"]] += 1
             if record.get("admitted") and record.get("t0", 0) > now - WINDOW_S:
@@ -563,7 +563,7 @@ class StandinProvider:
         return read_stats(self.state_dir, rpm=self.rpm)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     out = []
@@ -602,8 +602,8 @@ def read_stats(state_dir: Path, *, rpm: int | None = None) -> dict[str, Any]:
     stretches, ends included.
     """
     state_dir = Path(state_dir)
-    paid = _read_jsonl(state_dir / PAID)
-    records = _read_jsonl(state_dir / EVENTS)
+    paid = read_jsonl(state_dir / PAID)
+    records = read_jsonl(state_dir / EVENTS)
     events = [r for r in records if "h" in r]
     starts = [r for r in records if "start" in r]
     if rpm is None:

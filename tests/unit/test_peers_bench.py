@@ -14,9 +14,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 peers = importlib.import_module("bench.peers.dedup")
 
 

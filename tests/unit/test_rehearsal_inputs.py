@@ -23,9 +23,6 @@ from synthlake.ingest.news.normalize import normalize_article
 import bench.rehearsal_inputs as _inputs
 from synthlake.instructions.dedup import DedupConfig, deduplicate
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
 OPENHERMES, SLIMORCA, Inputs = _inputs.OPENHERMES, _inputs.SLIMORCA, _inputs.Inputs
 generate, generate_increment, news_day = (
     _inputs.generate,
