@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     )
     timezone: str = Field("Europe/Rome", description="Zone of naive dates in news sources.")
     dbt_threads: int = Field(2, ge=1, le=64)
+    dbt_node_tasks: bool = Field(
+        False,
+        description="Make every dbt node (each of ~440 data tests too) its own Prefect task "
+        "through prefect-dbt; off, the build is one task that logs dbt's node lines "
+        "(~0.1 s less per node: ~45 s per build on 2 cores).",
+    )
     doctor_timeout_s: float = Field(
         15, gt=0, description="`synthlake doctor`: wait this long for a 1-token answer."
     )

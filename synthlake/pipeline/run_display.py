@@ -249,7 +249,7 @@ class RunDisplay:
                 self.print("... " + "; ".join(parts))
 
 
-# dbt's node lines, as prefect-dbt logs them: "12 of 485 START sql table model main.x",
+# dbt's node lines, as the build logs them: "12 of 485 START sql table model main.x",
 # "12 of 485 OK created sql table model main.x", "13 of 485 PASS not_null_x_id"; not the
 # hooks' ("1 of 1 OK hook: synthlake.on-run-end.0"), numbered on their own.
 DBT_NODE_LINE = re.compile(r"^(\d+) of (\d+) (\S+) (?!hook:)")
@@ -259,7 +259,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 class DbtNodeCounter(logging.Handler):
     """Advances the display's stage by one for each dbt node that finished.
 
-    prefect-dbt logs dbt's node lines on ``prefect.task_runs`` (one task per node); a line
+    The build logs dbt's node lines on ``prefect.task_runs`` (its own task's logger, or
+    one task per node with ``SYNTHLAKE_DBT_NODE_TASKS``); a line
     "N of M <status>" other than START is a node done, and M the number of nodes."""
 
     def __init__(self, display: RunDisplay) -> None:

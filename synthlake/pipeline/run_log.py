@@ -4,7 +4,7 @@
   as the run's live display (``synthlake/pipeline/run_display.py``), so they land above it. With
   ``synthlake -v`` every line (dbt's node lines included) is shown.
 - **run log**: ``lake/runs/<run_id>/run.log`` gets every line of the run at INFO (DEBUG with
-  ``-v``): synthlake's, the LLM runner's progress, dbt's node lines (which prefect-dbt logs
+  ``-v``): synthlake's, the LLM runner's progress, dbt's node lines (which the build task logs
   on ``prefect.task_runs``) and Prefect's own.
 - **Prefect**: its per-task lines ("Finished in state Completed()") stay in Prefect (the UI,
   ``prefect flow-run logs``): the API handler Prefect puts on ``prefect.flow_runs`` and
@@ -37,7 +37,7 @@ NOISY = ("httpx", "httpcore", "urllib3", "asyncio", "filelock")
 def is_prefect_engine_line(record: logging.LogRecord) -> bool:
     """Prefect's own lines about its flow and task runs ("Finished in state Completed()",
     a failed task's traceback), as opposed to what a task logged itself (synthlake's
-    tasks, dbt's node lines through prefect-dbt): those come from Prefect's package."""
+    tasks, dbt's node lines the build forwards): those come from Prefect's package."""
     return record.name in ("prefect.task_runs", "prefect.flow_runs") and (
         f"{os.sep}prefect{os.sep}" in record.pathname
     )

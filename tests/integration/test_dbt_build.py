@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -14,7 +16,8 @@ from synthlake.ingest.news.importer import import_news_file
 from synthlake.errors import CorruptRawFile, DbtError
 from synthlake.lake import RAW_NEWS_SCHEMA, Lake
 from synthlake.pipeline.dbt_runner import run_dbt
-from synthlake.settings import Settings
+from synthlake.pipeline.run_display import ANSI
+from synthlake.settings import Settings, load_settings
 
 
 def query(lake: Lake, sql: str) -> list[tuple]:
@@ -166,3 +169,57 @@ def test_a_partial_build_passes_on_a_fresh_lake(
     run_dbt(["build", "--select", selection], settings)
     model = selection.lstrip("+")
     assert query(lake, f"select count(*) from {model}") == [(0,)]
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+NODE_DONE = re.compile(r"^(\d+) of (\d+) (?!START)(\S+) (?!hook:)")  # as the display's
+
+
+@pytest.mark.parametrize("node_tasks", [False, True], ids=["one-task", "task-per-node"])
+def test_inside_a_flow_every_node_line_reaches_the_run_logger(
+    filled_lake: Lake, prefect_server: None, node_tasks: bool
+) -> None:
+    """The run log and the live display count dbt's node lines on ``prefect.task_runs``:
+    each node's result line must arrive there, whether the build is one Prefect task
+    (the default) or one task per node (``SYNTHLAKE_DBT_NODE_TASKS``)."""
+    from prefect import flow, task
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    settings = load_settings(lake_root=filled_lake.root, dbt_node_tasks=node_tasks)
+
+    @task  # as the refresh flow's build_warehouse
+    def build_staging() -> None:
+        run_dbt(STAGING, settings, in_prefect=True)
+
+    @flow
+    def build() -> str:
+        from prefect.runtime import flow_run
+
+        build_staging()
+        return flow_run.id
+
+    lines = _Lines()
+    logger = logging.getLogger("prefect.task_runs")
+    logger.addHandler(lines)
+    try:
+        flow_run_id = build()
+    finally:
+        logger.removeHandler(lines)
+    done = [m for m in (ANSI.sub("", line) for line in lines.messages) if NODE_DONE.match(m)]
+    total = int(NODE_DONE.match(done[0]).group(2))
+    assert total > 20 and len(done) == total, lines.messages[-20:]
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    # one Prefect task per dbt node only when asked for (each costs ~0.1 s on 2 cores)
+    assert (len(runs) > total) if node_tasks else (len(runs) == 1), len(runs)
