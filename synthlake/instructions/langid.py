@@ -11,6 +11,11 @@ hard cases: a list of names ("Peru, Portugal, Poland") or of words ending in -ti
 0.1-0.5 for several languages including English and must not be flagged, while a real
 Italian sentence scores ~1.0 Italian and ~0.0 English.
 
+Incremental (``int_instructions_language_checked``): a row is checked again only when its
+content (``content_hash``), its label or the check itself (``LanguageIdentifier.config``:
+languages, minimum letters, bounds) changed; at 760k rows a full check is ~30 minutes on
+2 cores, which a daily refresh of a few thousand rows must not pay.
+
 lingua is built once per process for a fixed set of languages (settings plus labels and
 targets): the full 75-language detector takes ~6 s and ~1.3 GB to load, a dozen European
 languages ~5 s and ~350 MB, and restricting the set is what makes "is this Italian?" a
@@ -47,6 +52,8 @@ LANGID_SCHEMA = pa.schema(
         ("turn_languages", pa.list_(pa.string())),  # per turn; None where too short
         ("mismatched_roles", pa.list_(pa.string())),
         ("language_mismatch", pa.bool_()),
+        ("content_hash", pa.string()),  # of the checked version of the row
+        ("langid_config", pa.string()),  # the check that judged it (LanguageIdentifier.config)
     ]
 )
 
@@ -94,6 +101,15 @@ class LanguageIdentifier:
         self.codes = tuple(sorted({c.lower() for c in codes}))
         self.min_letters = min_letters
 
+    @property
+    def config(self) -> str:
+        """What a verdict depends on besides the text: a row judged under another config is
+        judged again."""
+        return (
+            f"lingua:{','.join(self.codes)};min_letters={self.min_letters};"
+            f"confident={CONFIDENT};absent={LABEL_ABSENT};max_chars={MAX_CHARS}"
+        )
+
     @classmethod
     def from_settings(cls, settings, extra: Iterable[str] = ()) -> LanguageIdentifier:  # noqa: ANN001
         return cls([*settings.langid_languages, *extra], min_letters=settings.langid_min_letters)
@@ -133,7 +149,8 @@ def check_languages(
 ) -> pa.Table:
     """Detect every turn's language and the row's; flag rows that disagree with the label.
 
-    ``rows`` holds ``id``, ``language`` and ``turns`` (list of {role, content}): a table, or
+    ``rows`` holds ``id``, ``language``, ``turns`` (list of {role, content}) and, optionally,
+    ``content_hash`` (passed through): a table, or
     a stream of record batches (a relation's ``to_arrow_reader``), so that only one batch of
     texts is in memory as Python objects at a time; the result (no text) is small.
     """
@@ -152,6 +169,8 @@ def check_languages(
 def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
     ids = rows.column("id").to_pylist()
     labels = rows.column("language").to_pylist()
+    names = rows.schema.names
+    hashes = rows.column("content_hash") if "content_hash" in names else [None] * len(ids)
     turns = rows.column("turns").to_pylist()
     texts: list[str] = []
     owner: list[int] = []
@@ -182,6 +201,8 @@ def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Tab
             "turn_languages": turn_languages,
             "mismatched_roles": mismatched,
             "language_mismatch": flags,
+            "content_hash": hashes,
+            "langid_config": [identifier.config] * len(ids),
         },
         schema=LANGID_SCHEMA,
     )
