@@ -26,6 +26,13 @@ On fresh lakes under ``--out`` (a temporary folder by default):
    journaled after (``lake/raw/llm_calls``; goal within 2%);
 6. PASS/FAIL lines; the exit status is 1 when a check fails.
 
+The four runs share one Prefect server (``PREFECT_API_URL``), as runs of a deployment do;
+a run without one starts its own for its lifetime. A run's peak RSS is its process tree's,
+so it leaves that server out (~280 MB).
+
+``--size small`` is the smoke test of the suite (``tests/integration/test_rehearsal_small.py``):
+1,000 rows, one day at a tenth of the news volume, ~60 LLM requests; about two minutes.
+
 The tables go to the terminal and to ``OUT/rehearsal.md`` + ``OUT/rehearsal.json``.
 
     .venv/bin/python -m bench.rehearsal --size small [--out DIR] [--keep]
@@ -49,12 +56,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from synthlake.pipeline.prefect_server import TemporaryServer, start_server, stop_server
+
 if __package__:
-    from bench.rehearsal_inputs import SIZES, Inputs, generate, generate_increment
+    from bench.rehearsal_inputs import NEWS_SHARE, SIZES, Inputs, generate, generate_increment
     from bench.rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl
     from bench.run_all import TreeMemory
 else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
-    from rehearsal_inputs import SIZES, Inputs, generate, generate_increment  # type: ignore
+    from rehearsal_inputs import (  # type: ignore
+        NEWS_SHARE,
+        SIZES,
+        Inputs,
+        generate,
+        generate_increment,
+    )
     from rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl  # type: ignore
     from run_all import TreeMemory  # type: ignore
 
@@ -102,8 +117,9 @@ class Profile:
 
 
 CAPS: dict[str, Profile] = {
-    # a few dozen requests; higher fault rates so that a small run meets each fault
-    "small": Profile(6, 16, 4, 240, 400_000, 8, 0.2, 1.5, 10, 0.05, 0.03, 0.02),
+    # the smoke test: ~50 requests, at fault rates high enough that a run meets each fault,
+    # and a short client timeout (a hung request costs 3 s, not 10)
+    "small": Profile(4, 12, 3, 600, 600_000, 8, 0.2, 1.5, 3, 0.05, 0.04, 0.03),
     "10k": Profile(50, 100, 20, 600, 1_000_000, 16, 0.6, 5.0, 20, 0.01, 0.005, 0.002),
     "medium": Profile(300, 800, 150, 3000, 3_000_000, 96, 0.6, 5.0, 20, 0.01, 0.005, 0.002),
     # ~15,000 requests: about 5 minutes at 3,000 requests a minute
@@ -160,9 +176,13 @@ def synthlake_bin() -> str:
     return found
 
 
-def run_env(profile: Profile, provider: StandinProvider, inputs: Inputs) -> dict[str, str]:
+def run_env(
+    profile: Profile, provider: StandinProvider, inputs: Inputs, prefect_api: str
+) -> dict[str, str]:
     """The environment of every `synthlake run`: the stand-in as an OpenAI-compatible
-    provider, the client's limits at the provider's, the LLM caps, the inputs."""
+    provider, the client's limits at the provider's, the LLM caps, the inputs, and one
+    Prefect server for all the runs (as a deployment has; a run without one starts its own,
+    ~5 s of each run)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -182,6 +202,7 @@ def run_env(profile: Profile, provider: StandinProvider, inputs: Inputs) -> dict
         "SYNTHLAKE_JUDGE_MAX_NEW_TOKENS": "128",
         "SYNTHLAKE_SUMMARIZE_MAX_CLUSTERS": str(profile.summarize_clusters),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PREFECT_API_URL": prefect_api,
     }
     env |= inputs.config_overrides
     return env
@@ -482,7 +503,12 @@ def rehearse(args: argparse.Namespace) -> int:
 
     # 1. inputs
     started = time.perf_counter()
-    inputs = generate(out / "inputs", instruction_rows=rows, news_days=days)
+    inputs = generate(
+        out / "inputs",
+        instruction_rows=rows,
+        news_days=days,
+        news_share=NEWS_SHARE.get(args.size, 1.0),
+    )
     report["generate_s"] = time.perf_counter() - started
     print(
         f"inputs: {rows:,} instruction rows, {days} days of news "
@@ -501,9 +527,26 @@ def rehearse(args: argparse.Namespace) -> int:
         "model": MODEL,
     }
 
+    prefect = start_server(out / "prefect-server")
+    try:
+        return _rehearse_runs(args, out, report, inputs, profile, opts, prefect)
+    finally:
+        stop_server(prefect)
+
+
+def _rehearse_runs(
+    args: argparse.Namespace,
+    out: Path,
+    report: dict[str, Any],
+    inputs: Inputs,
+    profile: Profile,
+    opts: dict[str, Any],
+    prefect: TemporaryServer,
+) -> int:
+    rows, days = report["rows"], report["days"]
     # 2. reference run
     with StandinProvider(out / "provider-reference", **opts) as provider:
-        env = run_env(profile, provider, inputs)
+        env = run_env(profile, provider, inputs, prefect.api_url)
         reference = run_synthlake("reference", out / "lake-reference", env, inputs)
         ref_stats = provider.stats()
     answered_ref = ref_stats["answered"]
@@ -513,7 +556,7 @@ def rehearse(args: argparse.Namespace) -> int:
     # 3. killed run, provider restart, resume. A provider of its own, on another port: the
     # rows' keys name the model, not its URL, so the outputs must still be identical.
     with StandinProvider(out / "provider-killed", **opts) as provider:
-        env = run_env(profile, provider, inputs)
+        env = run_env(profile, provider, inputs, prefect.api_url)
         restarted = threading.Event()
 
         def watch(proc: subprocess.Popen[bytes]) -> bool:

@@ -92,11 +92,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SIZES: dict[str, tuple[int, int]] = {
-    "small": (2_000, 2),  # a whole `synthlake run` in minutes (with the LLM caps low)
+    "small": (1_000, 1),  # the smoke test: four whole runs in about two minutes
     "10k": (10_000, 1),
     "medium": (100_000, 10),
     "full": (760_000, 30),
 }
+# the share of the ~500 articles a day each size generates: the smoke size keeps every
+# news shape (stories across outlets and days, live pages, snapshots) at a tenth the volume
+NEWS_SHARE: dict[str, float] = {"small": 0.1}
 
 SLIMORCA = "Open-Orca/SlimOrca"
 OPENHERMES = "teknium/openhermes"
@@ -1172,10 +1175,10 @@ def _story(seed: int, start: int, j: int) -> _Story:
     )
 
 
-def _stories_on(seed: int, day: int) -> list[_Story]:
+def _stories_on(seed: int, day: int, share: float = 1.0) -> list[_Story]:
     stories = []
     for start in range(day - MAX_STORY_DAYS + 1, day + 1):
-        for j in range(STORIES_PER_DAY):
+        for j in range(max(1, round(STORIES_PER_DAY * share))):
             story = _story(seed, start, j)
             if start + story.length > day:
                 stories.append(story)
@@ -1302,12 +1305,13 @@ def _snapshot(rng: random.Random, record: dict[str, Any], published: datetime, d
     return record | {"url": f"https://web.archive.org/web/{captured:%Y%m%d%H%M%S}/{record['url']}"}
 
 
-def _base_day(seed: int, day: int) -> list[tuple[_Article, dict[str, Any]]]:
-    """The day's articles and their records, in publication order, before archive copies."""
+def _base_day(seed: int, day: int, share: float = 1.0) -> list[tuple[_Article, dict[str, Any]]]:
+    """The day's articles and their records, in publication order, before archive copies;
+    ``share`` scales the day's volume (stories and articles) down from ~500 articles."""
     rng = random.Random(f"{seed}:news:{day}")
     articles: list[_Article] = []
     per_outlet: Counter[str] = Counter()
-    for story in _stories_on(seed, day):
+    for story in _stories_on(seed, day, share):
         offset = day - story.start
         ctx_rng = random.Random(f"{seed}:story-ctx:{story.story_id}:{day}")
         ctx = _context(ctx_rng, story.city, story.region, story.entity, story.person)
@@ -1320,7 +1324,7 @@ def _base_day(seed: int, day: int) -> list[tuple[_Article, dict[str, Any]]]:
                 articles.append(_live_page(ctx_rng, art, story.topic, ctx))
                 per_outlet[outlet] += 1
     for outlet, target in OUTLET_TARGET.items():
-        wanted = round(target * rng.uniform(0.9, 1.1)) - per_outlet[outlet]
+        wanted = round(target * share * rng.uniform(0.9, 1.1)) - per_outlet[outlet]
         for _ in range(max(0, wanted)):
             topic = rng.choice(TOPIC_NAMES)
             city, region_slug, region = rng.choice(CITIES)
@@ -1344,7 +1348,9 @@ def _archived(seed: int, day: int, rendered: list[tuple[_Article, dict[str, Any]
     return [not art.live and pick.random() < SNAPSHOT_SHARE for art, _ in rendered]
 
 
-def news_day(seed: int, day: int) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, int]]:
+def news_day(
+    seed: int, day: int, share: float = 1.0
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, int]]:
     """(records of the day's crawl file, url -> story id, counts); depends on (seed, day) only.
 
     Counts: ``news_articles`` are the day's new articles (distinct original URLs; the lake
@@ -1352,7 +1358,7 @@ def news_day(seed: int, day: int) -> tuple[list[dict[str, Any]], dict[str, str],
     importer rejects as ``duplicate_url``, ``news_snapshot_copies`` the archive copies of
     the day before's articles (``unchanged`` on import).
     """
-    rendered = _base_day(seed, day)
+    rendered = _base_day(seed, day, share)
     stamps = random.Random(f"{seed}:archive-stamp:{day}")
     records: list[dict[str, Any]] = []
     counts: Counter[str] = Counter()
@@ -1366,7 +1372,7 @@ def news_day(seed: int, day: int) -> tuple[list[dict[str, Any]], dict[str, str],
         records.append(record)
     counts["news_articles"] = len(rendered)
     if day >= 2:
-        before = _base_day(seed, day - 1)
+        before = _base_day(seed, day - 1, share)
         copies = random.Random(f"{seed}:archive-copy:{day}")
         for (art, record), archived in zip(before, _archived(seed, day - 1, before), strict=True):
             if copies.random() < SNAPSHOT_COPY_SHARE and not (art.live or archived):
@@ -1385,8 +1391,8 @@ def _news_file(day: int) -> str:
     return f"news/{_day_date(day):%Y-%m-%d}.jsonl"
 
 
-def _write_news_day(root: Path, seed: int, day: int) -> dict[str, int]:
-    records, truth, counts = news_day(seed, day)
+def _write_news_day(root: Path, seed: int, day: int, share: float = 1.0) -> dict[str, int]:
+    records, truth, counts = news_day(seed, day, share)
     path = root / _news_file(day)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
@@ -1466,8 +1472,18 @@ def _save_state(root: Path, state: dict[str, Any]) -> Inputs:
     return _inputs(root, state)
 
 
-def generate(out_dir: Path, *, instruction_rows: int, news_days: int, seed: int = 17) -> Inputs:
-    """Write the inputs of a first run into ``out_dir`` (its hf/, news/, truth/ are replaced)."""
+def generate(
+    out_dir: Path,
+    *,
+    instruction_rows: int,
+    news_days: int,
+    seed: int = 17,
+    news_share: float = 1.0,
+) -> Inputs:
+    """Write the inputs of a first run into ``out_dir`` (its hf/, news/, truth/ are replaced);
+    ``news_share`` scales the ~500 articles a day down (the smoke size uses a tenth)."""
+    if not 0 < news_share <= 1:
+        raise ValueError("news_share must be in (0, 1]")
     if instruction_rows < 100:
         raise ValueError("instruction_rows must be at least 100 (two shards per dataset)")
     root = Path(out_dir)
@@ -1479,10 +1495,11 @@ def generate(out_dir: Path, *, instruction_rows: int, news_days: int, seed: int 
     expected.setdefault("hf_changed_rows", 0)
     news = []
     for day in range(1, news_days + 1):
-        expected.update(_write_news_day(root, seed, day))
+        expected.update(_write_news_day(root, seed, day, news_share))
         news.append(_news_file(day))
     state = {
         "seed": seed,
+        "news_share": news_share,
         "hf": [
             {"dataset": d, "revision": REVISION.format(seed=seed), "files": f}
             for d, f in files.items()
@@ -1526,7 +1543,7 @@ def generate_increment(
     expected: Counter[str] = Counter(state["expected"])
     news_file = _news_file(day)
     if news_file not in state["news"]:
-        expected.update(_write_news_day(root, seed, day))
+        expected.update(_write_news_day(root, seed, day, state.get("news_share", 1.0)))
         state["news"].append(news_file)
     stamp = f"{_day_date(day):%Y%m%d}"
     revision = f"{REVISION.format(seed=seed)}-update-{stamp}"
@@ -1577,7 +1594,13 @@ def main(argv: list[str] | None = None) -> None:
     rows, days = SIZES[args.size]
     rows, days = args.rows or rows, args.days or days
     started = time.perf_counter()
-    inputs = generate(args.out, instruction_rows=rows, news_days=days, seed=args.seed)
+    inputs = generate(
+        args.out,
+        instruction_rows=rows,
+        news_days=days,
+        seed=args.seed,
+        news_share=NEWS_SHARE.get(args.size, 1.0),
+    )
     took = time.perf_counter() - started
     hf_mb, news_mb = _size(inputs.instructions_dir) / 1e6, _size(inputs.news_dir) / 1e6
     print(f"generated {args.size} inputs in {args.out} in {took:.1f} s (seed {args.seed})")
