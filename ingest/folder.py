@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from synthlake.ingest.hf import HFSource, HFStats, import_hf_file
+from synthlake.ingest.hf import HFSource, HFStats, import_hf_file, known_record_ids
 from synthlake.ingest.news.importer import import_news_file
 from synthlake.ingest.news.store import StoreStats
 
@@ -35,6 +35,8 @@ def ingest_folder(
     folder = Path(folder)
     manifest = read_manifest(folder)
     results: dict[str, dict[str, StoreStats | HFStats]] = {"hf": {}, "news": {}}
+    # the lake's instruction ids, read once for all the files (not once per shard)
+    known = known_record_ids(lake.ensure()) if manifest.get("hf") else set()
     for entry in manifest.get("hf", []):
         try:
             source = HFSource(
@@ -49,6 +51,7 @@ def ingest_folder(
                 source,
                 run_id=run_id,
                 max_field_chars=settings.hf_max_field_chars,
+                known=known,
             )
     for entry in manifest.get("news", []):
         for name in entry.get("files", []):

@@ -321,20 +321,30 @@ def sample_hf_items(
         yield _SampledOut(seen - k)
 
 
+def known_record_ids(lake: Lake) -> set[str]:
+    """The record ids of every instruction row in the lake."""
+    return set(lake.read_raw("hf", columns=["record_id"]).column("record_id").to_pylist())
+
+
 def store_hf_rows(
     lake: Lake,
     items: Iterable[dict[str, Any] | Reject | _SampledOut],
     *,
     run_id: str,
     chunk_rows: int = WRITE_CHUNK_ROWS,
+    known: set[str] | None = None,
 ) -> HFStats:
     """Append rows not already in the lake (by record id) and the rejects.
 
     Rows are written every ``chunk_rows`` so that a full dataset never sits in memory as
-    Python objects; a rerun on the same input writes nothing.
+    Python objects; a rerun on the same input writes nothing. ``known``: the lake's record
+    ids (``known_record_ids``), read here when not given, and updated with the rows
+    written; a caller importing many files passes one set to all of them, since reading
+    the ids again per file made importing N shards cost N reads of the whole lake.
     """
     lake.ensure()
-    known = set(lake.read_raw("hf", columns=["record_id"]).column("record_id").to_pylist())
+    if known is None:
+        known = known_record_ids(lake)
     now = now_utc()
     stats = HFStats()
     rows: list[dict[str, Any]] = []
@@ -380,11 +390,13 @@ def import_hf_files(
     sample_rows: int | None = None,
     seed: int | str = 0,
     max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
+    known: set[str] | None = None,
 ) -> HFStats:
     """Read downloaded dataset files (one dataset) into the lake, optionally sampled.
 
     The sample is drawn over all the files together, seeded by ``seed`` and the dataset's
-    id and revision, so each dataset gets its own reproducible sample.
+    id and revision, so each dataset gets its own reproducible sample. ``known``: see
+    ``store_hf_rows``.
     """
     names = list(source_files) if source_files is not None else [str(p) for p in paths]
     if len(names) != len(paths):
@@ -397,7 +409,7 @@ def import_hf_files(
             )
 
     stream = sample_hf_items(items(), sample_rows, f"{seed}:{source.dataset}@{source.revision}")
-    stats = store_hf_rows(lake, stream, run_id=run_id)
+    stats = store_hf_rows(lake, stream, run_id=run_id, known=known)
     log.info(
         "hf %s@%s: read %d, new %d, unchanged %d, sampled out %d, rejected %s",
         source.dataset,
@@ -423,6 +435,7 @@ def import_hf_file(
     sample_rows: int | None = None,
     seed: int | str = 0,
     max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
+    known: set[str] | None = None,
 ) -> HFStats:
     """Read one downloaded dataset file (JSONL, JSON array or Parquet) into the lake."""
     return import_hf_files(
@@ -433,4 +446,5 @@ def import_hf_file(
         sample_rows=sample_rows,
         seed=seed,
         max_field_chars=max_field_chars,
+        known=known,
     )

@@ -223,3 +223,33 @@ def test_an_empty_file_warns(tmp_path: Path, lake: Lake) -> None:
     path.write_text("")
     stats = import_hf_file(path, lake, SOURCE, run_id="r1")
     assert stats.read == 0 and any("0 rows read" in w for w in stats.warnings)
+
+
+def test_a_manifest_of_shards_reads_the_lakes_ids_once_and_still_skips_known_rows(
+    tmp_path: Path, lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from synthlake.ingest import folder as folder_module
+    from synthlake.ingest.folder import ingest_folder
+
+    from synthlake.settings import load_settings
+
+    rows = [{"instruction": f"q{i}", "input": "", "output": f"a{i}"} for i in range(6)]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "s0.json").write_text(json.dumps(rows[:4]))
+    # a re-published shard: the same first 4 rows (same content at the same index: the
+    # same record ids), then 2 new ones
+    (tmp_path / "in" / "s1.json").write_text(json.dumps(rows))
+    (tmp_path / "in" / "manifest.toml").write_text(
+        '[[hf]]\ndataset = "teknium/openhermes"\nrevision = "r"\nfiles = ["s0.json", "s1.json"]\n'
+    )
+    settings = load_settings(lake_root=lake.root)
+    reads = []
+    real = folder_module.known_record_ids
+    monkeypatch.setattr(folder_module, "known_record_ids", lambda lk: reads.append(1) or real(lk))
+
+    first = ingest_folder(tmp_path / "in", lake, settings, run_id="r1")["hf"]
+    assert [(s.new, s.unchanged) for s in first.values()] == [(4, 0), (2, 4)]
+    again = ingest_folder(tmp_path / "in", lake, settings, run_id="r2")["hf"]
+    assert [(s.new, s.unchanged) for s in again.values()] == [(0, 4), (0, 6)]
+    assert lake.read_raw("hf").num_rows == 6
+    assert len(reads) == 2  # once per ingest, not once per shard
