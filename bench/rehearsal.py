@@ -423,19 +423,38 @@ ESTIMATE = re.compile(
 )
 
 
+PILOT = re.compile(
+    r"llm (?P<stage>\S+) \(.*?\) forecast after a pilot of (?P<answered>\d+) answers: "
+    r"(?P<requests>\d+) requests, .*cost ~\$(?P<usd>[\d.]+)"
+)
+
+
 def estimates(run_dir: Path | None) -> dict[str, dict[str, float]]:
-    """The runner's pre-send estimates in a run's log, summed per stage."""
+    """The runner's pre-send estimates in a run's log, summed per stage; ``forecast``: each
+    batch's forecast after its pilot where it had one, else its estimate before sending."""
     out: dict[str, dict[str, float]] = {}
     if run_dir is None or not (run_dir / "run.log").is_file():
         return out
+    batches: dict[str, list[dict[str, float]]] = {}
     for line in (run_dir / "run.log").read_text(errors="replace").splitlines():
-        m = ESTIMATE.search(line)
-        if not m:
-            continue
-        stage = out.setdefault(m["stage"], {"requests": 0, "usd": 0.0, "usd_cap": 0.0})
-        stage["requests"] += int(m["requests"])
-        stage["usd"] += float(m["usd"])
-        stage["usd_cap"] += float(m["usd_cap"])
+        if m := ESTIMATE.search(line):
+            batches.setdefault(m["stage"], []).append(
+                {"requests": int(m["requests"]), "usd": float(m["usd"]), "cap": float(m["usd_cap"])}
+            )
+        elif (m := PILOT.search(line)) and m["stage"] in batches:
+            # the stage's latest batch of that size: a stage's batches run one after another
+            for batch in reversed(batches[m["stage"]]):
+                if batch["requests"] == int(m["requests"]) and "pilot" not in batch:
+                    batch["pilot"] = float(m["usd"])
+                    break
+    for name, runs in batches.items():
+        out[name] = {
+            "requests": sum(b["requests"] for b in runs),
+            "usd": sum(b["usd"] for b in runs),
+            "usd_cap": sum(b["cap"] for b in runs),
+            "forecast": sum(b.get("pilot", b["usd"]) for b in runs),
+            "piloted_requests": sum(b["requests"] for b in runs if "pilot" in b),
+        }
     return out
 
 
@@ -597,6 +616,9 @@ def _rehearse_runs(
     estimated = estimates(reference.run_dir)
     est_usd = sum(s["usd"] for s in estimated.values())
     est_cap = sum(s["usd_cap"] for s in estimated.values())
+    forecast_usd = sum(s["forecast"] for s in estimated.values())
+    piloted = sum(s["piloted_requests"] for s in estimated.values())
+    estimated_requests = sum(s["requests"] for s in estimated.values())
     provider_s = answered_ref / profile.rpm * 60.0
     peak = max(r.peak_rss for r in (reference, killed, resumed, refresh))
 
@@ -607,6 +629,7 @@ def _rehearse_runs(
         refresh_split["non_llm_s"] / ref_split["non_llm_s"] if ref_split["non_llm_s"] else 0.0
     )
     cost_gap = abs(est_usd - journaled) / journaled if journaled else 0.0
+    forecast_gap = abs(forecast_usd - journaled) / journaled if journaled else 0.0
     checks = [
         (
             "whole run within the provider-limited time + 15%",
@@ -662,6 +685,13 @@ def _rehearse_runs(
             f"estimated ${est_usd:.4f} (upper bound ${est_cap:.4f}) vs journaled "
             f"${journaled:.4f}: {cost_gap:.1%} apart",
         ),
+        (
+            "cost forecast after the pilots vs journaled within 2%",
+            journaled > 0 and forecast_gap <= 0.02,
+            f"forecast ${forecast_usd:.4f} ({piloted} of the {estimated_requests} requests in "
+            "batches with a 5% pilot, the rest at the estimate before sending) "
+            f"vs journaled ${journaled:.4f}: {forecast_gap:.1%} apart",
+        ),
     ]
 
     runs = [
@@ -675,6 +705,7 @@ def _rehearse_runs(
             sum(1 for c in ref_calls if c["stage"] == stage and not c["cached"]),
             f"${estimated.get(stage, {}).get('usd', 0.0):.4f}",
             f"${estimated.get(stage, {}).get('usd_cap', 0.0):.4f}",
+            f"${estimated.get(stage, {}).get('forecast', 0.0):.4f}",
             f"${sum(c['cost_usd'] or 0 for c in ref_calls if c['stage'] == stage):.4f}",
         ]
         for stage in LLM_MODELS
@@ -706,7 +737,15 @@ def _rehearse_runs(
         f"LLM models {ref_split['llm_s']:.0f} s, the rest {ref_split['non_llm_s']:.0f} s.",
         "## LLM (reference run)\n\n"
         + md_table(
-            ["stage", "estimated requests", "sent", "estimated", "upper bound", "journaled"],
+            [
+                "stage",
+                "estimated requests",
+                "sent",
+                "estimated",
+                "upper bound",
+                "after pilot",
+                "journaled",
+            ],
             llm_rows,
         ),
         "## Provider ledger\n\n"
@@ -767,6 +806,7 @@ def _rehearse_runs(
         "cost": {
             "estimated": est_usd,
             "upper_bound": est_cap,
+            "forecast_after_pilot": forecast_usd,
             "journaled": journaled,
             "per_stage": estimated,
         },

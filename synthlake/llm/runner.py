@@ -28,6 +28,7 @@ import asyncio
 import collections
 import concurrent.futures
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
@@ -263,6 +264,28 @@ class LLMRunner:
             cost,
         )
 
+    def _log_pilot(self, leaders: list[WorkItem], pilot: PilotForecast) -> None:
+        """The batch's forecast once its pilot is answered (see ``PilotForecast``)."""
+        provider = self.provider
+        tokens_out = pilot.tokens_out()
+        if tokens_out is None:
+            return
+        tokens_in = sum(item.encoded.tokens_in for item in leaders)
+        batch = uses_batch_api(self.settings, provider)
+        usd = self.prices.cost(provider.name, provider.model, tokens_in, tokens_out, batch=batch)
+        log.info(
+            "llm %s (%s:%s) forecast after a pilot of %d answers: %d requests, tokens in ~%d, "
+            "out ~%d, %s",
+            self.stage,
+            provider.name,
+            provider.model,
+            pilot.answered,
+            len(leaders),
+            tokens_in,
+            tokens_out,
+            f"cost ~${usd:.6f}" if usd is not None else "cost unknown (no price)",
+        )
+
     # --- preparation -------------------------------------------------------------------
     def _prepare_one(self, index: int, request: LLMRequest, *, exact_tokens: bool) -> WorkItem:
         provider = self.provider
@@ -362,6 +385,8 @@ class LLMRunner:
                 if room is None or room[0] < 1 or room[1] < tokens:
                     limiter.pause_for(error.retry_after)
 
+        pilot = PilotForecast(leaders)
+
         async with provider.session() as client:
 
             async def worker() -> None:
@@ -369,6 +394,8 @@ class LLMRunner:
                     item = queue.popleft()
                     await self._one_remote(ctx, client, limiter, on_error, item)
                     ctx.progress.report()
+                    if pilot.observe(item, ctx.results[item.index]):
+                        self._log_pilot(leaders, pilot)
 
             workers = min(settings.llm_concurrency, len(leaders))
             await asyncio.gather(*(worker() for _ in range(workers)))
@@ -872,6 +899,58 @@ class _BatchLink:
 # Answers of a prompt (same provider and model) in the cache before their mean output
 # length is trusted as the forecast of new requests of that prompt.
 HISTORY_MIN_ANSWERS = 20
+PILOT_SHARE = 0.05  # of a batch's requests: the pilot whose answers forecast the rest
+PILOT_MIN = 20  # requests in a pilot at least (and per prompt, for a prompt's own mean)
+
+
+class PilotForecast:
+    """A batch's output tokens forecast from its pilot: the first ``PILOT_SHARE`` of its
+    requests (at least ``PILOT_MIN``), in the order they are sent.
+
+    Before sending, a batch of prompts with no answers in the cache can only be costed at
+    ``max_new_tokens`` (an upper bound: 52% over the journal in the rehearsal). Once every
+    pilot request has finished, the mean output of its answers (per prompt with
+    ``PILOT_MIN`` of them, else over all) times the batch's requests is the forecast, logged
+    while ~95% of the batch is still to go. The pilot is the first requests *sent*, not the
+    first answers: short answers come back first, and would forecast too little.
+    A batch no larger than a pilot gets no forecast (it is its own pilot).
+    """
+
+    def __init__(self, leaders: Sequence[WorkItem]) -> None:
+        size = max(PILOT_MIN, math.ceil(len(leaders) * PILOT_SHARE))
+        self.leaders = leaders
+        self.pending = {item.index for item in leaders[:size]}
+        self.done = len(leaders) <= size  # nothing left to forecast
+        self.out: dict[str, list[int]] = {}  # prompt id -> output tokens of its answers
+        self.answered = 0
+
+    def observe(self, item: WorkItem, result: LLMResult | None) -> bool:
+        """Count a finished request; True once, when the last pilot request finishes."""
+        if self.done or item.index not in self.pending:
+            return False
+        self.pending.discard(item.index)
+        tokens_out = getattr(result, "tokens_out", None)
+        if tokens_out and not getattr(result, "cached", False):
+            self.out.setdefault(item.request.prompt_id, []).append(tokens_out)
+            self.answered += 1
+        if self.pending:
+            return False
+        self.done = True
+        return True
+
+    def tokens_out(self) -> int | None:
+        """The forecast output tokens of the whole batch; None when the pilot got no answer."""
+        every = [t for answers in self.out.values() for t in answers]
+        if not every:
+            return None
+        overall = sum(every) / len(every)
+        total = 0.0
+        for item in self.leaders:
+            own = self.out.get(item.request.prompt_id, [])
+            mean = sum(own) / len(own) if len(own) >= PILOT_MIN else overall
+            cap = item.params.max_new_tokens
+            total += min(cap, mean) if cap else mean
+        return round(total)
 
 
 def forecast_tokens_out(items: Sequence[WorkItem], history: dict[str, tuple[int, float]]) -> int:
