@@ -102,3 +102,31 @@ def test_only_new_rows_and_a_new_config_are_checked(
     run_dbt(BUILD, settings)  # the check changed: every row is judged again
     assert checked_counts(caplog) == [4]
     assert verdicts(lake) == after
+
+
+def test_a_table_from_before_the_incremental_model_is_checked_again_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="synthlake.instructions.langid")
+    settings = load_settings(lake_root=tmp_path / "lake")
+    lake = Lake.from_settings(settings).ensure()
+    source = HFSource("teknium/openhermes", "r1")
+    import_hf_file(write_alpaca(tmp_path / "day1.json", ENGLISH), lake, source, run_id="r1")
+    run_dbt(BUILD, settings)
+    # as an older lake's table: no record of what each verdict was made of
+    with duckdb.connect(str(lake.warehouse)) as con:
+        con.execute("alter table int_instructions_language_checked drop column content_hash")
+        con.execute("alter table int_instructions_language_checked drop column langid_config")
+
+    caplog.clear()
+    run_dbt(BUILD, settings)
+    assert checked_counts(caplog) == [3]
+    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+        filled = con.execute(
+            "select count(*) from int_instructions_language_checked "
+            "where content_hash is not null and langid_config is not null"
+        ).fetchall()
+    assert filled == [(3,)]
+    caplog.clear()
+    run_dbt(BUILD, settings)
+    assert checked_counts(caplog) == [0]
