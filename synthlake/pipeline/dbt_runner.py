@@ -35,6 +35,7 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
     wanted = {
         "SYNTHLAKE_LAKE_ROOT": str(settings.lake_path),
         "SYNTHLAKE_DBT_THREADS": str(settings.dbt_threads),
+        "SYNTHLAKE_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit.strip(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         # dbt's logs beside its artifacts, in the lake, not in the repo.
         "DBT_LOG_PATH": str(dbt_artifacts_dir(settings) / "logs"),

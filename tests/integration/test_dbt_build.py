@@ -223,3 +223,14 @@ def test_inside_a_flow_every_node_line_reaches_the_run_logger(
         )
     # one Prefect task per dbt node only when asked for (each costs ~0.1 s on 2 cores)
     assert (len(runs) > total) if node_tasks else (len(runs) == 1), len(runs)
+
+
+@pytest.mark.parametrize(("limit", "shown"), [("512MB", "488.2 MiB"), ("1GiB", "1.0 GiB")])
+def test_the_duckdb_memory_limit_setting_reaches_the_build(
+    lake: Lake, limit: str, shown: str
+) -> None:
+    """DuckDB's default, 80% of the machine, let the build's process reach 12.6 GB at 760k
+    rows (bench/rehearsal_growth.py); ``SYNTHLAKE_DUCKDB_MEMORY_LIMIT`` bounds it."""
+    settings = load_settings(lake_root=lake.root, duckdb_memory_limit=limit)
+    result = run_dbt(["show", "--inline", "select current_setting('memory_limit') as m"], settings)
+    assert [tuple(row) for row in result.result.results[0].agate_table.rows] == [(shown,)]
