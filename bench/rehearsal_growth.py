@@ -25,6 +25,7 @@ for the shared ones) and the linearity factor ``(t2/n2) / (t1/n1)`` (target: <= 
 ``growth.md``, ``growth.json`` and the log-log plot ``growth.png`` to ``--out``.
 
     .venv/bin/python -m bench.rehearsal_growth [--quick] [--out DIR] [--reuse]
+        [--sizes ROWS:DAYS,...] [--set SYNTHLAKE_NAME=VALUE ...]
 
 ``--quick`` runs the two smallest sizes; ``--reuse`` keeps the results of sizes already
 measured in ``--out`` (and the inputs already generated there) and runs the others.
@@ -157,13 +158,17 @@ def inputs_for(size: Size, out: Path, reuse: bool) -> Inputs:
     return Inputs(folder, made.instruction_rows, made.news_articles, dict(made.config_overrides))
 
 
-def run_size(size: Size, out: Path, reuse: bool) -> dict[str, Any]:
-    """One fresh lake, one ``synthlake run``; the figures of every stage and dbt node."""
+def run_size(
+    size: Size, out: Path, reuse: bool, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One fresh lake, one ``synthlake run``; the figures of every stage and dbt node.
+    ``extra``: more ``SYNTHLAKE_*`` settings for the run (``--set``)."""
     inputs = inputs_for(size, out, reuse)
     lake = out / f"lake-{size.name}"
     shutil.rmtree(lake, ignore_errors=True)
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("SYNTHLAKE_")}
     env |= dict(inputs.config_overrides) | LLM_OFF | {"SYNTHLAKE_LAKE_ROOT": str(lake)}
+    env |= extra or {}
     log_path = out / f"run-{size.name}.log"
     load_before = os.getloadavg()
     started = time.time()
@@ -405,7 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes",
         help="ROWS:DAYS,... instead of 10000:1,100000:10,760000:30",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a SYNTHLAKE_* setting for every run, e.g. SYNTHLAKE_DUCKDB_MEMORY_LIMIT=4GB",
+    )
     args = parser.parse_args(argv)
+    extra = dict(item.split("=", 1) for item in args.set)
+    if any(not name.startswith("SYNTHLAKE_") for name in extra):
+        parser.error("--set takes SYNTHLAKE_* settings only")
     sizes = [Size(r, d) for r, d in SIZES]
     if args.sizes:
         sizes = [Size(*map(int, s.split(":"))) for s in args.sizes.split(",")]
@@ -421,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(json.loads(saved.read_text()))
             continue
         print(f"{size.name}: running (load {os.getloadavg()[0]:.1f})", flush=True)
-        result = run_size(size, out, args.reuse)
+        result = run_size(size, out, args.reuse, extra)
         saved.write_text(json.dumps(result, indent=1))
         print(f"  {result['wall_s']:.0f} s, peak RSS {result['peak_rss_mb']:,.0f} MB", flush=True)
         results.append(result)
