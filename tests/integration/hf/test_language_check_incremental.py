@@ -15,7 +15,7 @@ from synthlake.ingest.hf import HFSource, import_hf_file
 
 from synthlake.lake import Lake
 from synthlake.pipeline.dbt_runner import run_dbt
-from synthlake.settings import load_settings
+from synthlake.settings import Settings, load_settings
 
 BUILD = [
     "build",
@@ -67,14 +67,24 @@ def verdicts(lake: Lake) -> dict[str, bool]:
     return {output[:20]: mismatch for output, mismatch in rows}
 
 
-def test_only_new_rows_and_a_new_config_are_checked(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def day_one(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> tuple[Settings, Lake]:
+    """A lake holding the three English rows, the langid lines captured."""
     caplog.set_level(logging.INFO, logger="synthlake.instructions.langid")
     settings = load_settings(lake_root=tmp_path / "lake")
     lake = Lake.from_settings(settings).ensure()
     source = HFSource("teknium/openhermes", "r1")
     import_hf_file(write_alpaca(tmp_path / "day1.json", ENGLISH), lake, source, run_id="r1")
+    return settings, lake
+
+
+def test_only_new_rows_and_a_new_config_are_checked(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    day_one: tuple[Settings, Lake],
+) -> None:
+    settings, lake = day_one
 
     run_dbt(BUILD, settings)
     assert checked_counts(caplog) == [3]
@@ -105,13 +115,9 @@ def test_only_new_rows_and_a_new_config_are_checked(
 
 
 def test_a_table_from_before_the_incremental_model_is_checked_again_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture, day_one: tuple[Settings, Lake]
 ) -> None:
-    caplog.set_level(logging.INFO, logger="synthlake.instructions.langid")
-    settings = load_settings(lake_root=tmp_path / "lake")
-    lake = Lake.from_settings(settings).ensure()
-    source = HFSource("teknium/openhermes", "r1")
-    import_hf_file(write_alpaca(tmp_path / "day1.json", ENGLISH), lake, source, run_id="r1")
+    settings, lake = day_one
     run_dbt(BUILD, settings)
     # as an older lake's table: no record of what each verdict was made of
     with duckdb.connect(str(lake.warehouse)) as con:
