@@ -177,12 +177,16 @@ def synthlake_bin() -> str:
 
 
 def run_env(
-    profile: Profile, provider: StandinProvider, inputs: Inputs, prefect_api: str
+    profile: Profile,
+    provider: StandinProvider,
+    inputs: Inputs,
+    prefect_api: str,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The environment of every `synthlake run`: the stand-in as an OpenAI-compatible
     provider, the client's limits at the provider's, the LLM caps, the inputs, and one
     Prefect server for all the runs (as a deployment has; a run without one starts its own,
-    ~5 s of each run)."""
+    ~5 s of each run). ``extra``: more ``SYNTHLAKE_*`` settings (``--set``)."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -205,6 +209,7 @@ def run_env(
         "PREFECT_API_URL": prefect_api,
     }
     env |= inputs.config_overrides
+    env |= extra or {}
     return env
 
 
@@ -224,6 +229,7 @@ class RunResult:
     peak_rss: int
     killed: bool = False
     killed_at: float | None = None  # epoch seconds of the SIGKILL
+    max_load: float = 0.0  # the machine's largest 1-minute load average during the run
     summary: dict[str, Any] = field(default_factory=dict)
     run_dir: Path | None = None
     stage_peak_rss: dict[str, int] = field(default_factory=dict)
@@ -252,14 +258,18 @@ def run_synthlake(
             cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
         with TreeMemory(proc.pid, SAMPLE_S) as memory:
+            max_load = os.getloadavg()[0]
             while proc.poll() is None:
+                max_load = max(max_load, os.getloadavg()[0])
                 if watch is not None and not killed and watch(proc):
                     os.killpg(proc.pid, signal.SIGKILL)
                     killed, killed_at = True, time.time()
                 time.sleep(SAMPLE_S)
             code = proc.wait()
     wall = time.time() - started
-    result = RunResult(name, lake, code, wall, memory.peak(), killed=killed, killed_at=killed_at)
+    result = RunResult(
+        name, lake, code, wall, memory.peak(), killed=killed, killed_at=killed_at, max_load=max_load
+    )
     if code != 0 and not killed:
         tail = (lake.parent / f"{name}.log").read_text(errors="replace")[-3000:]
         raise SystemExit(f"{name}: `{' '.join(cmd)}` failed ({code}):\n{tail}")
@@ -519,6 +529,9 @@ def rehearse(args: argparse.Namespace) -> int:
         shutil.rmtree(out / name, ignore_errors=True)
     report: dict[str, Any] = {"size": args.size, "rows": rows, "days": days}
     report["profile"] = asdict(profile)
+    report["settings"] = dict(item.split("=", 1) for item in args.set)
+    if any(not name.startswith("SYNTHLAKE_") for name in report["settings"]):
+        raise SystemExit("--set takes SYNTHLAKE_* settings only")
 
     # 1. inputs
     started = time.perf_counter()
@@ -565,7 +578,7 @@ def _rehearse_runs(
     rows, days = report["rows"], report["days"]
     # 2. reference run
     with StandinProvider(out / "provider-reference", **opts) as provider:
-        env = run_env(profile, provider, inputs, prefect.api_url)
+        env = run_env(profile, provider, inputs, prefect.api_url, report["settings"])
         reference = run_synthlake("reference", out / "lake-reference", env, inputs)
         ref_stats = provider.stats()
     answered_ref = ref_stats["answered"]
@@ -575,7 +588,7 @@ def _rehearse_runs(
     # 3. killed run, provider restart, resume. A provider of its own, on another port: the
     # rows' keys name the model, not its URL, so the outputs must still be identical.
     with StandinProvider(out / "provider-killed", **opts) as provider:
-        env = run_env(profile, provider, inputs, prefect.api_url)
+        env = run_env(profile, provider, inputs, prefect.api_url, report["settings"])
         restarted = threading.Event()
 
         def watch(proc: subprocess.Popen[bytes]) -> bool:
@@ -695,7 +708,13 @@ def _rehearse_runs(
     ]
 
     runs = [
-        [r.name, "killed" if r.killed else r.exit_code, f"{r.wall_s:.0f}", mib(r.peak_rss)]
+        [
+            r.name,
+            "killed" if r.killed else r.exit_code,
+            f"{r.wall_s:.0f}",
+            mib(r.peak_rss),
+            f"{r.max_load:.1f}",
+        ]
         for r in (reference, killed, resumed, refresh)
     ]
     llm_rows = [
@@ -730,8 +749,12 @@ def _rehearse_runs(
         f"Inputs generated in {report['generate_s']:.0f} s (not counted). LLM caps: "
         f"{profile.translate_rows} rows x 4 languages, {profile.judge_pairs} judged pairs, "
         f"{profile.summarize_clusters} stories; provider {profile.rpm} requests/min, "
-        f"{profile.tpm:,} tokens/min: the LLM part is about {provider_s:.0f} s at the limit.",
-        "## Runs\n\n" + md_table(["run", "exit", "wall s", "peak RSS"], runs),
+        f"{profile.tpm:,} tokens/min: the LLM part is about {provider_s:.0f} s at the limit."
+        + "".join(f" `{k}={v}`." for k, v in report["settings"].items()),
+        "## Runs\n\n"
+        + md_table(["run", "exit", "wall s", "peak RSS", "max load (1 min)"], runs)
+        + f"\n\nMachine: {os.cpu_count()} cores, "
+        + f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB of memory.",
         "## Per stage (reference run)\n\n"
         + md_table(["stage", "wall s", "peak RSS", "rows", "rows/s"], ref_rows),
         f"LLM models {ref_split['llm_s']:.0f} s, the rest {ref_split['non_llm_s']:.0f} s.",
@@ -828,6 +851,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--rows", type=int, help="instruction rows (overrides --size)")
     parser.add_argument("--days", type=int, help="news days (overrides --size)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a SYNTHLAKE_* setting for every run, e.g. SYNTHLAKE_DUCKDB_MEMORY_LIMIT=4GB",
+    )
     return rehearse(parser.parse_args(argv))
 
 
