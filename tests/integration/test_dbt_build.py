@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
 from pathlib import Path
@@ -14,9 +15,9 @@ import pytest
 from synthlake.ingest.hf import HFSource, import_hf_file
 from synthlake.ingest.news.importer import import_news_file
 
-from synthlake.errors import CorruptRawFile, DbtError
+from synthlake.errors import CorruptRawFile, DbtError, SettingsError
 from synthlake.lake import RAW_NEWS_SCHEMA, Lake
-from synthlake.pipeline.dbt_runner import run_dbt
+from synthlake.pipeline.dbt_runner import duckdb_memory_limit, run_dbt
 from synthlake.pipeline.run_display import ANSI
 from synthlake.settings import Settings, load_settings
 
@@ -240,12 +241,42 @@ def test_inside_a_flow_every_node_line_reaches_the_run_logger(
     assert (seen > total) if node_tasks else (seen == 1), seen
 
 
-@pytest.mark.parametrize(("limit", "shown"), [("512MB", "488.2 MiB"), ("1GiB", "1.0 GiB")])
+@pytest.mark.parametrize(
+    ("limit", "shown"), [("512MB", "488.2 MiB"), ("1GiB", "1.0 GiB"), ("auto", None)]
+)
 def test_the_duckdb_memory_limit_setting_reaches_the_build(
     lake: Lake, limit: str, shown: str
 ) -> None:
     """DuckDB's default, 80% of the machine, let the build's process reach 12.6 GB at 760k
     rows (bench/rehearsal_growth.py); ``SYNTHLAKE_DUCKDB_MEMORY_LIMIT`` bounds it."""
     settings = load_settings(lake_root=lake.root, duckdb_memory_limit=limit)
+    if shown is None:  # auto: 4GB (3.7 GiB) unless 80% of this machine is less
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        shown = "3.7 GiB" if 0.8 * physical >= 4e9 else None
     result = run_dbt(["show", "--inline", "select current_setting('memory_limit') as m"], settings)
-    assert [tuple(row) for row in result.result.results[0].agate_table.rows] == [(shown,)]
+    rows = [tuple(row) for row in result.result.results[0].agate_table.rows]
+    if shown is not None:
+        assert rows == [(shown,)]
+    else:  # a machine under 5 GB: DuckDB's own 80%
+        assert rows != [("3.7 GiB",)]
+
+
+@pytest.mark.parametrize(
+    ("setting", "physical_gb", "limit"),
+    [
+        ("auto", 23.4, "4GB"),  # this machine: bounded below DuckDB's 80% (18.7 GB)
+        ("auto", 4.0, "80%"),  # a small machine: 4GB would be all of it
+        ("AUTO ", 64.0, "4GB"),
+        (" 12GB ", 4.0, "12GB"),  # an explicit value is the user's, as given
+        ("50%", 64.0, "50%"),
+    ],
+)
+def test_auto_memory_limit_is_4gb_or_80_percent_of_a_smaller_machine(
+    setting: str, physical_gb: float, limit: str
+) -> None:
+    assert duckdb_memory_limit(setting, int(physical_gb * 1e9)) == limit
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused_naming_the_setting() -> None:
+    with pytest.raises(SettingsError, match="SYNTHLAKE_DUCKDB_MEMORY_LIMIT = 'lots'"):
+        load_settings(duckdb_memory_limit="lots")
