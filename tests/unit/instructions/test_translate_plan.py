@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
 from synthlake.instructions.translate import (
@@ -15,6 +16,7 @@ from synthlake.instructions.translate import (
     plan_jobs,
     row_texts,
     translation_id,
+    translation_sources,
 )
 
 LANGS = ["it", "fr", "es", "de"]
@@ -69,6 +71,22 @@ def test_plan_skips_done_pairs_and_honours_the_limit() -> None:
     # a new prompt version or model is a new translation
     assert translation_id("r0", "it", "1", "a:b") != translation_id("r0", "it", "2", "a:b")
     assert translation_id("r0", "it", "1", "a:b") != translation_id("r0", "it", "1", "a:c")
+
+
+def test_the_rows_chosen_from_ids_alone_plan_what_the_whole_table_plans() -> None:
+    """The model reads every source's id, then the texts of the chosen rows only: that
+    must plan the same pairs as planning on every row's text."""
+    config = TranslateConfig(mode="one", max_rows=20, seed=7)
+    every = rows(500)
+    chosen = translation_sources(every.column("id").to_pylist(), config)
+    assert len(chosen) == 20
+    only_chosen = every.filter(pa.compute.is_in(every.column("id"), value_set=pa.array(chosen)))
+    whole = plan_jobs(every, LANGS, config, prompt_version="1", llm="x:y")
+    read = plan_jobs(only_chosen, LANGS, config, prompt_version="1", llm="x:y")
+    assert [(j.row["id"], j.language) for j in read] == [(j.row["id"], j.language) for j in whole]
+    assert sorted(j.row["id"] for j in whole) == chosen
+    # another seed chooses other rows
+    assert translation_sources(chosen, TranslateConfig(max_rows=10, seed=8)) != chosen[:10]
 
 
 def turn(role: str, content: str) -> dict[str, str]:
