@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synthlake.errors import InvalidOutput, SettingsError
 from synthlake.lake import Lake
@@ -295,6 +296,14 @@ def _judged_question(domain: str, question: str) -> str:
     return question
 
 
+def judged_pair_ids(qa_ids: Iterable[str], settings: Settings) -> list[str]:
+    """The pairs a build judges among ``qa_ids``: at most ``judge_max_pairs``, seeded.
+
+    It needs the ids alone: the model reads every pair's id, then the texts of these pairs
+    only (at 760k pairs, every text as Python objects cost gigabytes for 2,000 judged)."""
+    return seeded_selection(qa_ids, settings.judge_max_pairs, seed=0)
+
+
 def plan_tasks(
     pairs: pa.Table,
     known: Mapping[str, Dimension],
@@ -318,11 +327,11 @@ def plan_tasks(
         current = set(zip(*cols, strict=True))
     per_domain = {domain: dimensions_for(settings, domain, known) for domain in DOMAINS}
     tasks: list[JudgeTask] = []
-    rows = pairs.to_pylist()
-    if settings.judge_max_pairs is not None:
-        chosen = set(seeded_selection([r["qa_id"] for r in rows], settings.judge_max_pairs, seed=0))
-        rows = [r for r in rows if r["qa_id"] in chosen]
-    for row in rows:
+    if settings.judge_max_pairs is not None:  # only the chosen pairs become Python objects
+        chosen = judged_pair_ids(pairs.column("qa_id").to_pylist(), settings)
+        wanted = pa.array(chosen, pa.string())
+        pairs = pairs.filter(pc.is_in(pairs.column("qa_id"), value_set=wanted))
+    for row in pairs.to_pylist():
         domain = row["domain"]
         for dimension in per_domain.get(domain, []):
             task = JudgeTask(

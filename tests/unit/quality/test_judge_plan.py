@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
 from synthlake.errors import SettingsError
@@ -10,6 +11,7 @@ from synthlake.prompts import load_prompt
 from synthlake.quality.judge import (
     build_request,
     dimensions_for,
+    judged_pair_ids,
     load_dimensions,
     plan_tasks,
     render_sources,
@@ -95,6 +97,21 @@ def test_more_dimensions_and_a_limit() -> None:
     )
     tasks = plan_tasks(pairs(), KNOWN, settings, judge_llm="x", prompt_versions=VERSIONS)
     assert [t.judgement_id for t in tasks] == ["ins:1|accuracy", "ins:1|fluency"]
+
+
+def test_the_pairs_chosen_from_ids_alone_plan_what_the_whole_table_plans() -> None:
+    """The model reads every pair's id, then the texts of the chosen pairs only: that must
+    plan the same tasks as planning on every pair's text."""
+    settings = load_settings(judge_max_pairs=15)
+    base = pairs().to_pylist()[0]
+    every = pa.Table.from_pylist([{**base, "qa_id": f"ins:{i}"} for i in range(300)])
+    chosen = judged_pair_ids(every.column("qa_id").to_pylist(), settings)
+    assert len(chosen) == 15
+    wanted = every.filter(pa.compute.is_in(every.column("qa_id"), value_set=pa.array(chosen)))
+    whole = plan_tasks(every, KNOWN, settings, judge_llm="x", prompt_versions=VERSIONS)
+    read = plan_tasks(wanted, KNOWN, settings, judge_llm="x", prompt_versions=VERSIONS)
+    assert [t.judgement_id for t in read] == [t.judgement_id for t in whole]
+    assert sorted(t.qa_id for t in whole) == chosen
 
 
 @pytest.mark.parametrize(
