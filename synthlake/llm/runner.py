@@ -372,7 +372,11 @@ class LLMRunner:
     async def _run_remote(self, ctx: RunContext, leaders: list[WorkItem]) -> None:
         provider = self.provider
         settings = self.settings
-        limiter = ProviderLimiter(settings.llm_requests_per_minute, settings.llm_tokens_per_minute)
+        limiter = ProviderLimiter(
+            settings.llm_requests_per_minute,
+            settings.llm_tokens_per_minute,
+            provider_key=self.spec.identity,  # stages running at once share the limit
+        )
         queue = collections.deque(leaders)
 
         def on_error(error: ProviderError, tokens: int) -> None:

@@ -132,6 +132,66 @@ def test_limiter_spaces_requests_evenly():
     assert _max_in_window(stamps, 0.25) <= 0.25 * 20 + 1  # 20/s, no burst at start
 
 
+def _send_from_two_threads(key_a: str | None, key_b: str | None) -> list[float]:
+    """Two batches, each on its own thread's event loop (as two dbt threads' LLM stages
+    are), each sending 12 requests through its own limiter at 1,200/min."""
+    import threading
+    import time
+
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def batch(key: str | None) -> None:
+        async def go() -> None:
+            limiter = ProviderLimiter(1200, 10**9, provider_key=key)
+
+            async def one() -> None:
+                await limiter.acquire(10)
+                with lock:
+                    stamps.append(time.monotonic())
+
+            await asyncio.gather(*(one() for _ in range(12)))
+
+        asyncio.run(go())
+
+    threads = [threading.Thread(target=batch, args=(k,)) for k in (key_a, key_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(stamps)
+
+
+def test_stages_running_at_once_share_their_providers_request_rate():
+    key = f"openai:m@http://limits-test-{id(object())}"
+    shared = _send_from_two_threads(key, key)
+    # 20/s between them both: at most 10 in half a second, +1 at the edges, +2 late slots
+    # caught up (CATCH_UP_S)
+    assert _max_in_window(shared, 0.5) <= 13
+    # each its own provider: each may send at the whole rate (what two stages sent before:
+    # ~22 in half a second)
+    apart = _send_from_two_threads(key + "/a", key + "/b")
+    assert _max_in_window(apart, 0.5) >= 17
+
+
+def test_a_429_pause_holds_the_other_stages_of_the_process():
+    key = f"openai:m@http://pause-test-{id(object())}"
+
+    async def first() -> None:
+        ProviderLimiter(1200, 10**9, provider_key=key).pause_for(0.6)
+
+    async def second() -> float:
+        import time
+
+        limiter = ProviderLimiter(1200, 10**9, provider_key=key)
+        started = time.monotonic()
+        await limiter.acquire(10)
+        return time.monotonic() - started
+
+    asyncio.run(first())
+    assert asyncio.run(second()) >= 0.5  # another batch, another loop: still paused
+
+
 def test_limiter_charges_tokens_for_big_requests():
     async def go() -> list[float]:
         limiter = ProviderLimiter(requests_per_minute=60_000, tokens_per_minute=60 * 400)
