@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 import duckdb
+from synthlake.ingest.news.importer import import_news_file
 
 from bench.rehearsal_inputs import _write_news_day
-from ingest.news.importer import import_news_file
 from synthlake.lake import Lake
 from synthlake.news_integration.dedup import find_duplicates
 from synthlake.settings import load_settings
