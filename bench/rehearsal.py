@@ -61,7 +61,7 @@ from synthlake.pipeline.prefect_server import TemporaryServer, start_server, sto
 if __package__:
     from bench.rehearsal_inputs import NEWS_SHARE, SIZES, Inputs, generate, generate_increment
     from bench.rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl
-    from bench.run_all import TreeMemory
+    from bench.run_all import TreeMemory, add_settings_option, settings_overrides
 else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
     from rehearsal_inputs import (  # type: ignore
         NEWS_SHARE,
@@ -71,7 +71,7 @@ else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
         generate_increment,
     )
     from rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl  # type: ignore
-    from run_all import TreeMemory  # type: ignore
+    from run_all import TreeMemory, add_settings_option, settings_overrides  # type: ignore
 
 ROOT = Path(__file__).resolve().parent.parent
 # A model with a row in seeds/llm_prices.csv, so that every call is priced.
@@ -529,9 +529,7 @@ def rehearse(args: argparse.Namespace) -> int:
         shutil.rmtree(out / name, ignore_errors=True)
     report: dict[str, Any] = {"size": args.size, "rows": rows, "days": days}
     report["profile"] = asdict(profile)
-    report["settings"] = dict(item.split("=", 1) for item in args.set)
-    if any(not name.startswith("SYNTHLAKE_") for name in report["settings"]):
-        raise SystemExit("--set takes SYNTHLAKE_* settings only")
+    report["settings"] = args.settings
 
     # 1. inputs
     started = time.perf_counter()
@@ -851,14 +849,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--rows", type=int, help="instruction rows (overrides --size)")
     parser.add_argument("--days", type=int, help="news days (overrides --size)")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a SYNTHLAKE_* setting for every run, e.g. SYNTHLAKE_DUCKDB_MEMORY_LIMIT=4GB",
-    )
-    return rehearse(parser.parse_args(argv))
+    add_settings_option(parser)
+    args = parser.parse_args(argv)
+    args.settings = settings_overrides(parser, args.set)
+    return rehearse(args)
 
 
 if __name__ == "__main__":

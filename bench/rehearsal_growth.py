@@ -410,17 +410,11 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes",
         help="ROWS:DAYS,... instead of 10000:1,100000:10,760000:30",
     )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a SYNTHLAKE_* setting for every run, e.g. SYNTHLAKE_DUCKDB_MEMORY_LIMIT=4GB",
-    )
+    from bench.run_all import add_settings_option, settings_overrides
+
+    add_settings_option(parser)
     args = parser.parse_args(argv)
-    extra = dict(item.split("=", 1) for item in args.set)
-    if any(not name.startswith("SYNTHLAKE_") for name in extra):
-        parser.error("--set takes SYNTHLAKE_* settings only")
+    extra = settings_overrides(parser, args.set)
     sizes = [Size(r, d) for r, d in SIZES]
     if args.sizes:
         sizes = [Size(*map(int, s.split(":"))) for s in args.sizes.split(",")]

@@ -47,6 +47,7 @@ SMALL_ARGS: dict[str, list[str]] = {
     "news_crawl_rate.py": ["--seconds", "15", "--per-host", "30"],
     "news_embed.py": ["--n", "200", "--rounds", "2"],
     "news_threshold.py": [],
+    "news_dedup.py": ["--days", "1", "3", "--repeat", "1"],
     "train_cpu_smoke.py": ["--steps", "2", "--rows", "8"],
 }
 # Over ~2 minutes even when small on 2 cores: run them by hand.
@@ -57,6 +58,7 @@ SLOW: dict[str, str] = {
     "rehearsal_inputs.py": "an input generator, not a benchmark (used by bench.rehearsal)",
     "rehearsal_model.py": "the stand-in provider's answers, not a benchmark",
     "rehearsal_provider.py": "a server, not a benchmark (used by bench.rehearsal)",
+    "translate_read.py": "reads a built seed-scale lake (--warehouse, e.g. a kept rehearsal's)",
 }
 
 
@@ -113,6 +115,25 @@ class TreeMemory:
             if (start is None or t >= start) and (end is None or t <= end)
         ]
         return max(window, default=0)
+
+
+def add_settings_option(parser: argparse.ArgumentParser) -> None:
+    """``--set SYNTHLAKE_NAME=VALUE`` (repeatable): a setting for every run of a bench."""
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a SYNTHLAKE_* setting for every run, e.g. SYNTHLAKE_DUCKDB_MEMORY_LIMIT=4GB",
+    )
+
+
+def settings_overrides(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, str]:
+    """The ``--set`` items as an environment; anything but ``SYNTHLAKE_*`` is refused."""
+    overrides = dict(item.split("=", 1) for item in items)
+    if any(not name.startswith("SYNTHLAKE_") for name in overrides):
+        parser.error("--set takes SYNTHLAKE_* settings only")
+    return overrides
 
 
 def mib(n: int) -> str:
