@@ -23,7 +23,9 @@ does this module):
    same shingle hashes (a unit test checks it). Each batch's signatures go to a
    temporary file; what stays in memory per row is a 64-bit hash per LSH band, a 64-bit
    hash of the text hash, the word count, the keep rank and the row's id and text hash
-   (Arrow, for the result).
+   (Arrow, for the result). Rows signed before (``sign_rows``, stored by the incremental
+   ``int_instructions_minhash``) bring their signature instead of their text, so a
+   refresh signs only its new rows and still compares every row with every other.
 2. Exact duplicates: rows sorted by text-hash hash, ties in keep order (equal strings are
    checked, so a 64-bit collision cannot merge two texts).
 3. LSH buckets: per band, the band hashes of the rows that are not exact duplicates are
@@ -80,6 +82,15 @@ DEDUP_SCHEMA = pa.schema(
         ("drop_reason", pa.string()),
         ("duplicate_of", pa.string()),
         ("similarity", pa.float64()),
+    ]
+)
+SIGNATURE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("text_hash", pa.string()),
+        ("n_words", pa.int32()),
+        ("signature", pa.binary()),
+        ("minhash_config", pa.string()),
     ]
 )
 _EXACT, _NEAR = 1, 2  # codes of DROP_REASONS (0: kept)
@@ -268,9 +279,13 @@ def _batches(rows: Rows, size: int) -> Iterator[pa.RecordBatch]:
 
     if isinstance(rows, duckdb.DuckDBPyRelation):
         rank = ", keep_rank" if "keep_rank" in rows.columns else ""
-        rows = rows.project(
-            f"id, text_hash{rank}, {_WORDS} as word_hashes, hash(text_hash) as hash_code"
-        ).arrow(batch_size=size)
+        if "signature" in rows.columns:  # signed before: no words to hash
+            what = "n_words, signature"
+        else:
+            what = f"{_WORDS} as word_hashes"
+        rows = rows.project(f"id, text_hash{rank}, {what}, hash(text_hash) as hash_code").arrow(
+            batch_size=size
+        )
     source = rows.to_batches(max_chunksize=size) if isinstance(rows, pa.Table) else rows
     for batch in source:
         for start in range(0, batch.num_rows, size):
@@ -319,29 +334,25 @@ def _scan(
             if "keep_rank" in names:
                 ranks = batch.column(names.index("keep_rank")).to_numpy(zero_copy_only=False)
                 keep_rank.append(ranks.astype(np.int64))
-            if "word_hashes" in names:  # hashed by the DuckDB that reads the table
-                word_column = pa.chunked_array([batch.column(names.index("word_hashes"))])
-                codes = batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
-            else:
-                texts = batch.column(names.index("normalized_text"))
-                con.register("rows", pa.table({"normalized_text": texts, "text_hash": text_hash}))
-                try:
-                    hashed = con.sql(_BATCH_SQL).to_arrow_table()
-                finally:
-                    con.unregister("rows")
-                word_column, codes = hashed.column(0), hashed.column(1).to_numpy()
-                del hashed
+            if "signature" in names:  # signed by an earlier build (int_instructions_minhash)
+                if "hash_code" in names:
+                    codes = batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
+                else:
+                    codes = _hash_codes(text_hash, con)
+                hash_codes.append(codes.astype(np.uint64))
+                counts = batch.column(names.index("n_words"))
+                sigs = signature_matrix(batch.column(names.index("signature")), config, ids[-1])
+                del batch
+                n_words.append(counts.to_numpy(zero_copy_only=False).astype(np.int32))
+                sigs.tofile(spill)
+                band_h.append(band_hashes(sigs, bands))
+                n += m
+                continue
+            word_column, codes = _words_of(batch, text_hash, con)
             hash_codes.append(codes.astype(np.uint64))
-            words, offsets = _flatten_words(word_column)
-            del word_column, batch
-            n_words.append(np.diff(offsets).astype(np.int32))
-            # shingle and sign in blocks of about chunk_shingles words: bounded temporaries
-            for lo, hi in _doc_blocks(offsets, config.chunk_shingles):
-                w_lo, w_hi = offsets[lo], offsets[hi]
-                shingles, s_offsets = shingle_hashes(
-                    words[w_lo:w_hi], offsets[lo : hi + 1] - w_lo, config.shingle_words
-                )
-                sigs = signatures(shingles, s_offsets, config, pool=pool)
+            del batch
+            for counts, sigs in _sign(word_column, config, pool):
+                n_words.append(counts)
                 sigs.tofile(spill)
                 band_h.append(band_hashes(sigs, bands))
             n += m
@@ -357,6 +368,116 @@ def _scan(
         spill=spill,
     )
     return scan, n
+
+
+def _words_of(
+    batch: pa.RecordBatch, text_hash: pa.Array, con: Any
+) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """(word hashes per row, hash of the text hash) of a batch, hashed by DuckDB."""
+    names = batch.schema.names
+    if "word_hashes" in names:  # hashed by the DuckDB that reads the table
+        word_column = pa.chunked_array([batch.column(names.index("word_hashes"))])
+        return word_column, batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
+    texts = batch.column(names.index("normalized_text"))
+    con.register("rows", pa.table({"normalized_text": texts, "text_hash": text_hash}))
+    try:
+        hashed = con.sql(_BATCH_SQL).to_arrow_table()
+    finally:
+        con.unregister("rows")
+    return hashed.column(0), hashed.column(1).to_numpy()
+
+
+def _hash_codes(text_hash: pa.Array, con: Any) -> np.ndarray:
+    """DuckDB's ``hash()`` of each text hash (what a relation's scan computes)."""
+    con.register("rows", pa.table({"text_hash": text_hash}))
+    try:
+        return con.sql("select hash(text_hash) from rows").to_arrow_table().column(0).to_numpy()
+    finally:
+        con.unregister("rows")
+
+
+def _sign(
+    word_column: pa.ChunkedArray, config: DedupConfig, pool: ThreadPoolExecutor
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(word counts, signatures) of consecutive blocks of rows, in order.
+
+    Shingled and signed in blocks of about ``chunk_shingles`` words: bounded temporaries.
+    """
+    words, offsets = _flatten_words(word_column)
+    for lo, hi in _doc_blocks(offsets, config.chunk_shingles):
+        w_lo, w_hi = offsets[lo], offsets[hi]
+        shingles, s_offsets = shingle_hashes(
+            words[w_lo:w_hi], offsets[lo : hi + 1] - w_lo, config.shingle_words
+        )
+        counts = np.diff(offsets[lo : hi + 1]).astype(np.int32)
+        yield counts, signatures(shingles, s_offsets, config, pool=pool)
+
+
+def minhash_config(config: DedupConfig) -> str:
+    """What a stored signature was made with: another value means it must be made again."""
+    return f"{SCHEME}:seed={config.seed}:perm={config.num_perm}:words={config.shingle_words}"
+
+
+def sign_rows(rows: Rows, config: DedupConfig) -> Iterator[pa.RecordBatch]:
+    """MinHash signatures of ``rows`` (id, normalized_text, text_hash), batch by batch.
+
+    Each batch is SIGNATURE_SCHEMA: the row's id and text hash, its word count and its
+    signature as ``num_perm`` little-endian uint32 (bytes), with ``minhash_config``. What
+    ``deduplicate`` computes for the same rows, stored so that a refresh signs only new
+    rows (``int_instructions_minhash``).
+    """
+    import duckdb
+
+    key = minhash_config(config)
+    signed = 0
+    with duckdb.connect() as con, ThreadPoolExecutor(max_workers=2) as pool:
+        for batch in _batches(rows, config.batch_rows):
+            if batch.num_rows == 0:
+                continue
+            signed += batch.num_rows
+            names = batch.schema.names
+            text_hash = batch.column(names.index("text_hash")).cast(pa.string())
+            ids = batch.column(names.index("id")).cast(pa.string())
+            word_column, _ = _words_of(batch, text_hash, con)
+            del batch
+            parts = list(_sign(word_column, config, pool))
+            counts = np.concatenate([c for c, _ in parts])
+            sigs = np.concatenate([g for _, g in parts]).astype("<u4", copy=False)
+            width = config.num_perm * 4
+            offsets = pa.array(np.arange(len(sigs) + 1, dtype=np.int32) * width, pa.int32())
+            blobs = pa.BinaryArray.from_buffers(
+                pa.binary(), len(sigs), [None, offsets.buffers()[1], pa.py_buffer(sigs.tobytes())]
+            )
+            yield pa.record_batch(
+                [
+                    ids,
+                    text_hash,
+                    pa.array(counts, pa.int32()),
+                    blobs,
+                    pa.array([key] * len(sigs), pa.string()),
+                ],
+                schema=SIGNATURE_SCHEMA,
+            )
+    log.info("minhash: signed %d rows", signed)
+
+
+def signature_matrix(column: pa.Array, config: DedupConfig, ids: pa.Array) -> np.ndarray:
+    """(rows, num_perm) uint32 from a column of stored signatures; a missing or
+    wrong-sized one is an error naming the row (never a row silently left unmatched)."""
+    width = config.num_perm * 4
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    lengths = pc.fill_null(pc.binary_length(column), -1).to_numpy(zero_copy_only=False)
+    bad = np.flatnonzero(lengths != width)
+    if len(bad):
+        raise ValueError(
+            f"row {ids[int(bad[0])].as_py()} has no stored MinHash signature of {width} bytes "
+            f"({len(bad)} such rows in this batch): rebuild int_instructions_minhash"
+        )
+    column = column.cast(pa.binary())
+    start = int(np.frombuffer(column.buffers()[1], dtype=np.int32)[column.offset])
+    data = np.frombuffer(column.buffers()[2], dtype=np.uint8)[start : start + width * len(column)]
+    return data.view("<u4").reshape(len(column), config.num_perm).astype(np.uint32, copy=False)
 
 
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -501,6 +622,8 @@ def deduplicate(
 
     ``rows`` is an Arrow table, any iterable of record batches (read once, batch by
     batch) or a DuckDB relation (read in batches, its words hashed by its own DuckDB).
+    Rows signed before (``sign_rows``) come as (id, text_hash, n_words, signature
+    [, keep_rank]) instead of their text: the verdicts are the same, without the signing.
     Without ``keep_rank`` the rows are in keep order. The result has one row per input
     row, in input order. Signatures wait in a temporary file in ``spill_dir`` (the
     system's temporary folder by default).

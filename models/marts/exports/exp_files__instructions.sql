@@ -1,3 +1,6 @@
+-- A view: the rows are stg_hf__instructions' (a table), copied once more only by the
+-- export that writes them to lake/exports/instructions.parquet.
+{{ config(materialized='view') }}
 -- The unified instruction examples as a file people can load anywhere (lake/exports/).
 with
 

@@ -9,7 +9,9 @@ from synthlake.instructions.dedup import (
     SCHEME,
     DedupConfig,
     deduplicate,
+    minhash_config,
     shingle_hashes,
+    sign_rows,
     signatures,
     word_hashes,
 )
@@ -223,6 +225,42 @@ def test_a_duckdb_relation_or_its_batch_reader_is_read_batch_by_batch(as_relatio
         )
         for i in range(300)
     ] == expected
+
+
+@pytest.mark.parametrize("as_relation", [True, False])
+def test_rows_signed_before_get_the_verdicts_of_their_texts(as_relation: bool) -> None:
+    """int_instructions_minhash stores sign_rows' output; dedup then reads no text."""
+    import duckdb
+
+    texts = _corpus(300, seed=7)
+    config = DedupConfig(batch_rows=32, chunk_shingles=500)
+    ranked = table(texts).append_column("keep_rank", pa.array(range(300, 0, -1), pa.int64()))
+    expected = deduplicate(ranked, config)
+    signed = pa.Table.from_batches(list(sign_rows(table(texts), config)))
+    assert signed.num_rows == 300
+    assert set(signed.column("minhash_config").to_pylist()) == {minhash_config(config)}
+    words, offsets = word_hashes(pa.array(texts, pa.string()))
+    shingles, s_offsets = shingle_hashes(words, offsets, config.shingle_words)
+    stored = np.frombuffer(b"".join(signed.column("signature").to_pylist()), dtype="<u4")
+    assert np.array_equal(stored.reshape(300, -1), signatures(shingles, s_offsets, config))
+    rows = signed.drop_columns(["minhash_config"]).append_column(
+        "keep_rank", ranked.column("keep_rank")
+    )
+    if as_relation:
+        with duckdb.connect() as con:
+            con.register("signed", rows)
+            result = deduplicate(con.sql("select * from signed"), config)
+    else:
+        result = deduplicate(rows, config)
+    assert result.equals(expected)
+
+
+def test_a_row_without_its_stored_signature_is_an_error_naming_it() -> None:
+    config = DedupConfig()
+    signed = pa.Table.from_batches(list(sign_rows(table([BASE, "another text here"]), config)))
+    broken = signed.set_column(3, "signature", pa.array([signed["signature"][0].as_py(), None]))
+    with pytest.raises(ValueError, match="row r1 has no stored MinHash signature"):
+        deduplicate(broken.drop_columns(["minhash_config"]), config)
 
 
 def test_a_band_hash_collision_adds_no_candidate(monkeypatch: pytest.MonkeyPatch) -> None:
