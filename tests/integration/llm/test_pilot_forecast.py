@@ -2,8 +2,10 @@
 sending is the ``max_new_tokens`` bound, 52% over what the rehearsal's provider billed).
 
 Against a server whose long answers take longer, as a real model's do: the pilot is the
-first requests *sent*, so its answers are a fair sample, while the first answers *back*
-are the short ones and would forecast too little.
+requests *sent* first, so its answers are a fair sample, while the first answers *back*
+are the short ones and would forecast too little. And against a batch whose head is not
+like the rest (a stage reads its rows in an order that can follow their length): the
+pilot is spread over the whole batch.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ FORECAST = re.compile(r"forecast after a pilot of (\d+) answers: (\d+) requests,
 
 
 class LengthyServer(OpenAICompatServer):
-    """Answers question i with SHORT tokens when i is even, LONG when odd; a token takes
-    2 ms, so the short answers come back first."""
+    """Answers question i with SHORT tokens when ``is_short(i)``, LONG otherwise (by
+    default: even i short); a token takes 2 ms, so the short answers come back first."""
+
+    is_short = staticmethod(lambda i: i % 2 == 0)
+    token_s = 0.002
 
     def default_reply(self, body: Any) -> str:
         question = body["messages"][-1]["content"]
-        tokens = SHORT if int(question.split()[-1]) % 2 == 0 else LONG
-        time.sleep(0.002 * tokens)
+        tokens = SHORT if self.is_short(int(question.split()[-1])) else LONG
+        time.sleep(self.token_s * tokens)
         return "x" * (4 * tokens)
 
 
@@ -38,6 +43,15 @@ class LengthyServer(OpenAICompatServer):
 def openai_server() -> Iterator[LengthyServer]:
     with LengthyServer() as server:
         yield server
+
+
+def sent_order(server: OpenAICompatServer) -> list[int]:
+    """Question numbers in the order they arrived (with concurrency 1: the send order)."""
+    return [
+        int(r.body["messages"][-1]["content"].split()[-1])
+        for r in sorted(server.requests, key=lambda r: r.t)
+        if r.method == "POST"
+    ]
 
 
 def forecasts(caplog: pytest.LogCaptureFixture) -> list[tuple[int, int, int]]:
@@ -53,14 +67,37 @@ def test_the_pilot_forecast_matches_what_the_batch_cost(openai_server, make_runn
     assert all(r.ok for r in results)
     actual = sum(r.tokens_out for r in results)
     assert actual == 200 * SHORT + 200 * LONG
-    # one forecast, from the first 5% sent (20 of 400): half short, half long
-    assert forecasts(caplog) == [(20, 400, actual)]
+    # one forecast, from a pilot of 5% (20 of 400) drawn one per slice of 20 requests
+    ((answered, requests, forecast),) = forecasts(caplog)
+    assert (answered, requests) == (20, 400)
+    assert abs(forecast - actual) <= 0.15 * actual
     # the bound the estimate before sending has to use on a fresh lake
     assert 400 * 512 > 2 * actual
 
 
-def test_a_batch_no_larger_than_a_pilot_gets_no_forecast(openai_server, make_runner, caplog):
+def test_the_pilot_is_spread_over_a_batch_whose_head_is_short(
+    openai_server, make_runner, caplog, monkeypatch
+):
+    """The first half of the batch is short, the second long: the head alone (20 short
+    answers) would forecast 1,600 tokens less than the batch's 16,000 x 2 / 2."""
+    monkeypatch.setattr(openai_server, "is_short", lambda i: i < 200)
+    monkeypatch.setattr(openai_server, "token_s", 0.0)  # the order answers come back: moot
     caplog.set_level(logging.INFO, logger="synthlake.llm.runner")
-    results = make_runner(llm_concurrency=8).run(requests_for(20, max_new_tokens=512))
+    runner = make_runner(llm_requests_per_minute=60_000, llm_concurrency=1)
+    results = runner.run(requests_for(400, max_new_tokens=512))
+
     assert all(r.ok for r in results)
+    actual = sum(r.tokens_out for r in results)
+    assert forecasts(caplog) == [(20, 400, actual)]  # 10 short and 10 long: exact
+    sent = sent_order(openai_server)
+    # the pilot went first: one request from each slice of 20
+    assert [k * 20 <= i < (k + 1) * 20 for k, i in enumerate(sent[:20])] == [True] * 20
+    assert sorted(sent) == list(range(400))  # each request sent once
+
+
+@pytest.mark.parametrize("n", [1, 5, 20])
+def test_a_batch_no_larger_than_a_pilot_gets_no_forecast(openai_server, make_runner, caplog, n):
+    caplog.set_level(logging.INFO, logger="synthlake.llm.runner")
+    results = make_runner(llm_concurrency=8).run(requests_for(n, max_new_tokens=512))
+    assert len(results) == n and all(r.ok for r in results)
     assert forecasts(caplog) == []
