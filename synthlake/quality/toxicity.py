@@ -294,15 +294,28 @@ def score_pairs(
 ) -> pa.Table:
     """Toxicity rows (``TOXICITY_SCHEMA``) for the pairs of ``int_qa_pairs_unioned``.
 
-    ``done`` holds ``toxicity_id, text_hash, toxicity_model`` of the stored 'ok' rows:
-    a text scored by the current model is skipped. When Detoxify cannot be loaded, texts
-    with no score at all get 'unavailable' rows; stored scores are never overwritten by
-    'unavailable'. ``model`` (a loaded Detoxify) skips resolving and loading.
+    ``done`` holds ``toxicity_id, text_hash, toxicity_model`` of the stored rows, and
+    their ``toxicity_status`` (all 'ok' when the column is absent): a text scored by the
+    current model is skipped. When Detoxify cannot be loaded, texts with no row at all get
+    'unavailable' rows; stored scores are never overwritten by 'unavailable', and texts
+    already stored as 'unavailable' are not written again (at 723k pairs that rewrite was
+    20 s of every refresh); once the weights are there, they are scored.
+    ``model`` (a loaded Detoxify) skips resolving and loading.
     """
     scored: set[tuple[str, str, str]] = set()
+    waiting: set[tuple[str, str]] = set()  # stored as 'unavailable'
     if done is not None and done.num_rows:
         cols = [done.column(c).to_pylist() for c in ("toxicity_id", "text_hash", "toxicity_model")]
-        scored = set(zip(*cols, strict=True))
+        statuses = (
+            done.column("toxicity_status").to_pylist()
+            if "toxicity_status" in done.column_names
+            else ["ok"] * done.num_rows
+        )
+        for key, status in zip(zip(*cols, strict=True), statuses, strict=True):
+            if status == "ok":
+                scored.add(key)
+            elif status == "unavailable":
+                waiting.add(key[:2])
     scored_texts = {key[:2] for key in scored}
     candidates = candidate_items(pairs, settings)
     error: ToxicityUnavailable | None = None
@@ -322,6 +335,16 @@ def score_pairs(
                 error = exc
     if error is not None:
         items = [i for i in candidates if (i.toxicity_id, i.text_hash) not in scored_texts]
+        still = sum(1 for i in items if (i.toxicity_id, i.text_hash) in waiting)
+        items = [i for i in items if (i.toxicity_id, i.text_hash) not in waiting]
+        if still:
+            log.warning(
+                "toxicity: Detoxify unavailable (%s); %d texts still unscored from earlier "
+                "builds. To enable: %s",
+                error,
+                still,
+                enable_hint(settings.detoxify_model),
+            )
     if not items:
         log.info("toxicity: nothing new to score")
         return TOXICITY_SCHEMA.empty_table()

@@ -2,7 +2,8 @@
 scores, or toxicity_status 'unavailable' with null scores when its weights are not here.
 
 Incremental: texts already scored by the current model are not scored again; unavailable
-rows are retried at each build (cheap: the model fails to resolve before loading).
+rows are retried at each build (cheap: the model fails to resolve before loading), and
+written only once while the weights stay missing.
 Thin dbt Python model (it reads refs and returns Arrow): the logic is
 ``synthlake.quality.toxicity``.
 """
@@ -17,7 +18,7 @@ def model(dbt, session):
     done = None
     if dbt.is_incremental:
         done = session.sql(
-            f"select toxicity_id, text_hash, toxicity_model from {dbt.this} "
-            "where toxicity_status = 'ok'"
+            f"select toxicity_id, text_hash, toxicity_model, toxicity_status from {dbt.this} "
+            "where toxicity_status in ('ok', 'unavailable')"
         ).to_arrow_table()
     return score_pairs(pairs, load_settings(), done=done)

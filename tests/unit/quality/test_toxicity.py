@@ -133,6 +133,28 @@ def test_no_weights_never_overwrites_stored_scores(tiny, no_hub_cache, tmp_path)
     ]
 
 
+def test_texts_waiting_for_the_weights_are_written_once_then_scored(
+    tiny, no_hub_cache, tmp_path
+) -> None:
+    without = load_settings(lake_root=tmp_path / "lake")
+    stored = score_pairs(pairs(TEXTS[:2]), without)
+    done = stored.select(["toxicity_id", "text_hash", "toxicity_model", "toxicity_status"])
+    # still no weights: only the new text gets a row
+    again = score_pairs(pairs([*TEXTS[:2], "new"]), without, done=done).to_pylist()
+    assert [(r["toxicity_id"], r["toxicity_status"]) for r in again] == [
+        ("q2|answer", "unavailable")
+    ]
+    checkpoint, config_dir = tiny
+    with_weights = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    scored = score_pairs(pairs(TEXTS[:2]), with_weights, done=done).to_pylist()
+    assert [(r["toxicity_id"], r["toxicity_status"]) for r in scored] == [
+        ("q0|answer", "ok"),
+        ("q1|answer", "ok"),
+    ]
+
+
 def test_a_real_checkpoint_naming_a_hub_model_loads_from_the_config_dir(tmp_path) -> None:
     # Real Detoxify checkpoints name their base model ('xlm-roberta-base'); offline,
     # Detoxify itself cannot resolve it even with huggingface_config_path.
