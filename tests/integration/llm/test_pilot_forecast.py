@@ -14,10 +14,12 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from synthlake.llm.types import GenerationParams
 from tests.fixtures.llm_servers import OpenAICompatServer
 from tests.integration.llm.conftest import requests_for
 
@@ -93,6 +95,28 @@ def test_the_pilot_is_spread_over_a_batch_whose_head_is_short(
     # the pilot went first: one request from each slice of 20
     assert [k * 20 <= i < (k + 1) * 20 for k, i in enumerate(sent[:20])] == [True] * 20
     assert sorted(sent) == list(range(400))  # each request sent once
+
+
+def test_a_forecast_follows_each_request_s_cap(openai_server, make_runner, caplog, monkeypatch):
+    """Every answer is half its request's ``max_tokens`` (output grows with the cap, as a
+    translation's grows with the unit whose length set it). Caps of 64 and 256: one flat
+    mean of 80 tokens, capped per request, would forecast 200 x 64 + 200 x 80 = 28,800
+    tokens for a batch that costs 32,000."""
+    monkeypatch.setattr(
+        openai_server, "reply_fn", lambda body: "x" * (4 * (body["max_tokens"] // 2))
+    )
+    caplog.set_level(logging.INFO, logger="synthlake.llm.runner")
+    requests = [
+        replace(r, params=GenerationParams(max_new_tokens=64 if i % 2 == 0 else 256))
+        for i, r in enumerate(requests_for(400))
+    ]
+    runner = make_runner(llm_requests_per_minute=60_000, llm_concurrency=8)
+    results = runner.run(requests)
+
+    assert all(r.ok for r in results)
+    actual = sum(r.tokens_out for r in results)
+    assert actual == 200 * 32 + 200 * 128
+    assert forecasts(caplog) == [(20, 400, actual)]
 
 
 @pytest.mark.parametrize("n", [1, 5, 20])
