@@ -7,7 +7,7 @@
 -- Incremental: a daily refresh normalizes only the rows that are new or changed since
 -- they were normalized (same id, content hash, ingest time and NORMALIZED_BY); at 760k
 -- rows normalizing everything again costs a minute for 1% of changed rows. A row that
--- left the staging view is deleted (post-hook), so it can no longer be anyone's "first".
+-- left staging is deleted (post-hook), so it can no longer be anyone's "first".
 -- keep_rank is an order, not a count: new rows are ranked after every stored row
 -- (they were ingested last: `earliest ingest first`, as a full build ranks them), so the
 -- stored ranks stay as they are and duplicate verdicts are those of a full build.
