@@ -38,6 +38,17 @@ def _hermetic_env(monkeypatch: pytest.MonkeyPatch, model_cache_dir: Path) -> Non
     monkeypatch.setenv("DO_NOT_TRACK", "1")
 
 
+@pytest.fixture(autouse=True)
+def _own_redaction_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The secrets a test's settings register for log redaction end with the test: a
+    notification URL's host (``json://127.0.0.1/...``, masked as an apprise token) must not
+    mask 127.0.0.1 in the messages of every later test."""
+    from synthlake import redact
+
+    monkeypatch.setattr(redact, "_secrets", set(redact._secrets))
+    monkeypatch.setattr(redact, "_pattern", redact._pattern)
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings(lake_root=tmp_path / "lake")
