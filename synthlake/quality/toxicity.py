@@ -262,7 +262,7 @@ def text_hash(text: str) -> str:
 class _Item:
     qa_id: str
     field: str
-    text: str
+    text: str | None  # None when only the rows' keys are needed (no model to score with)
     text_hash: str
 
     @property
@@ -270,8 +270,11 @@ class _Item:
         return f"{self.qa_id}|{self.field}"
 
 
-def candidate_items(pairs: pa.Table, settings: Settings) -> list[_Item]:
-    """Every non-blank answer (and question, with ``toxicity_on_questions``)."""
+def candidate_items(pairs: pa.Table, settings: Settings, *, with_text: bool = True) -> list[_Item]:
+    """Every non-blank answer (and question, with ``toxicity_on_questions``); without
+    ``with_text`` the items keep only the texts' hashes (a first build without Detoxify's
+    weights writes a row per text and reads none of them again: at 730k texts holding
+    them was about a gigabyte)."""
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
     items = []
     # batch by batch and only the fields scored: at 760k pairs one dict per row holding
@@ -281,8 +284,54 @@ def candidate_items(pairs: pa.Table, settings: Settings) -> list[_Item]:
         for qa_id, *texts in zip(*columns, strict=True):
             for field, text in zip(fields, texts, strict=True):
                 if text is not None and text.strip():
-                    items.append(_Item(qa_id, field, text, text_hash(text)))
+                    kept = text if with_text else None
+                    items.append(_Item(qa_id, field, kept, text_hash(text)))
     return items
+
+
+def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any]:
+    """The pairs ``score_pairs`` may write a row for, and their stored rows: DuckDB relations.
+
+    ``pairs`` is ``qa_id, question, answer`` (``int_qa_pairs_unioned``), ``stored`` the
+    incremental table's rows (with ``qa_id`` and ``toxicity_status``). A pair is left out
+    when each of its texts already has a row that ``score_pairs`` would keep: scored by the
+    current model, or, while Detoxify cannot be resolved, scored by any model or stored as
+    waiting for the weights. The hashes are computed by DuckDB (``text_hash`` is the first
+    16 hex digits of the text's SHA-256, as DuckDB's ``sha256`` gives them), so an
+    unchanged pair's texts never reach Python: at 730k pairs that read every question and
+    answer into Arrow and Python strings, 3.3 GB of a daily refresh's peak.
+    Blank texts (DuckDB's ``trim``) have no row and are not candidates."""
+    from duckdb import ColumnExpression, ConstantExpression
+
+    try:
+        model_id: str | None = resolve_source(settings).model_id
+    except ToxicityUnavailable:
+        model_id = None
+    fields = FIELDS if settings.toxicity_on_questions else ("answer",)
+    texts = None
+    for field in fields:
+        part = pairs.filter(f"nullif(trim({field}), '') is not null").project(
+            f"qa_id as text_qa_id, qa_id || '|{field}' as text_id, "
+            f"left(sha256({field}), 16) as text_digest"
+        )
+        texts = part if texts is None else texts.union(part)
+    status = ColumnExpression("toxicity_status")
+    if model_id is not None:
+        # Detoxify may still fail to load; what it keeps then is a superset of this
+        keep = (status == ConstantExpression("ok")) & (
+            ColumnExpression("toxicity_model") == ConstantExpression(model_id)
+        )
+    else:
+        keep = status.isin(ConstantExpression("ok"), ConstantExpression("unavailable"))
+    settled = stored.filter(keep).project("toxicity_id as settled_id, text_hash as settled_hash")
+    unsettled = texts.join(
+        settled, "text_id = settled_id and text_digest = settled_hash", how="anti"
+    )
+    pending = unsettled.project("text_qa_id as pending_qa_id").distinct()
+    return (
+        pairs.join(pending, "qa_id = pending_qa_id", how="semi"),
+        stored.join(pending, "qa_id = pending_qa_id", how="semi"),
+    )
 
 
 def score_pairs(
@@ -317,13 +366,13 @@ def score_pairs(
             elif status == "unavailable":
                 waiting.add(key[:2])
     scored_texts = {key[:2] for key in scored}
-    candidates = candidate_items(pairs, settings)
     error: ToxicityUnavailable | None = None
     source: DetoxifySource | None = None
     try:
         source = resolve_source(settings)
     except ToxicityUnavailable as exc:
         error = exc
+    candidates = candidate_items(pairs, settings, with_text=source is not None)
     if source is not None:
         items = [
             i for i in candidates if (i.toxicity_id, i.text_hash, source.model_id) not in scored
@@ -349,6 +398,14 @@ def score_pairs(
         log.info("toxicity: nothing new to score")
         return TOXICITY_SCHEMA.empty_table()
     now = datetime.now(UTC)
+    if error is not None or source is None:
+        log.warning(
+            "toxicity: Detoxify unavailable (%s); %d texts left unscored. To enable: %s",
+            error,
+            len(items),
+            enable_hint(settings.detoxify_model),
+        )
+        return _unavailable_rows(items, now, settings.detoxify_model, str(error))
     base = [
         {
             "toxicity_id": item.toxicity_id,
@@ -359,23 +416,6 @@ def score_pairs(
         }
         for item in items
     ]
-    if error is not None or source is None:
-        log.warning(
-            "toxicity: Detoxify unavailable (%s); %d texts left unscored. To enable: %s",
-            error,
-            len(items),
-            enable_hint(settings.detoxify_model),
-        )
-        rows = [
-            row
-            | {
-                "toxicity_status": "unavailable",
-                "toxicity_model": settings.detoxify_model,
-                "unavailable_reason": str(error),
-            }
-            for row in base
-        ]
-        return pa.Table.from_pylist(rows, schema=TOXICITY_SCHEMA)
     scores = score_texts(model, [item.text for item in items], settings.toxicity_batch_size)
     rows = []
     for row, score in zip(base, scores, strict=True):
@@ -398,6 +438,26 @@ def score_pairs(
         settings.toxicity_max_score,
     )
     return pa.Table.from_pylist(rows, schema=TOXICITY_SCHEMA)
+
+
+def _unavailable_rows(items: list[_Item], now: datetime, model: str, reason: str) -> pa.Table:
+    """'unavailable' rows with null scores, built column by column (one dict per row cost
+    about 0.4 GB at 730k texts)."""
+    n = len(items)
+    columns = {
+        "toxicity_id": pa.array([i.toxicity_id for i in items], pa.string()),
+        "qa_id": pa.array([i.qa_id for i in items], pa.string()),
+        "field": pa.array([i.field for i in items], pa.string()),
+        "text_hash": pa.array([i.text_hash for i in items], pa.string()),
+        "toxicity_status": pa.repeat(pa.scalar("unavailable"), n),
+        "toxicity_model": pa.repeat(pa.scalar(model), n),
+        "unavailable_reason": pa.repeat(pa.scalar(reason), n),
+        "scored_at": pa.repeat(pa.scalar(now, TOXICITY_SCHEMA.field("scored_at").type), n),
+    }
+    return pa.Table.from_arrays(
+        [columns.get(f.name, pa.nulls(n, f.type)) for f in TOXICITY_SCHEMA],
+        schema=TOXICITY_SCHEMA,
+    )
 
 
 def toxicity_status(settings: Settings, lake: Any = None) -> dict[str, Any]:

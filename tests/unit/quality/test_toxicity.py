@@ -223,3 +223,133 @@ def test_candidates_keep_the_row_order_answer_then_question(
         ("q1", "question", "q1"),
         ("q2", "answer", "a2"),
     ]
+
+
+# --- the incremental model's pre-filter: unchanged pairs never leave DuckDB -------------------
+def _through_duckdb(
+    table: pa.Table, stored: pa.Table | None, settings
+) -> tuple[pa.Table, pa.Table | None, int]:
+    """What int_qa_toxicity does: ``pending_pairs`` in DuckDB, then ``score_pairs`` on what it
+    keeps. Also returns how many pairs were kept."""
+    import duckdb
+
+    from synthlake.quality.toxicity import pending_pairs
+
+    con = duckdb.connect()
+    con.register("pairs_in", table)
+    relation = con.sql("select qa_id, question, answer from pairs_in")
+    if stored is None:
+        return score_pairs(relation.to_arrow_table(), settings), None, table.num_rows
+    con.register("stored_in", stored)
+    stored_rel = con.sql(
+        "select qa_id, toxicity_id, text_hash, toxicity_model, toxicity_status from stored_in "
+        "where toxicity_status in ('ok', 'unavailable')"
+    )
+    kept, done = pending_pairs(relation, stored_rel, settings)
+    kept_table = kept.to_arrow_table()
+    return score_pairs(kept_table, settings, done=done.to_arrow_table()), done, kept_table.num_rows
+
+
+def _rows(table: pa.Table) -> list[tuple[str, str, str]]:
+    return sorted(
+        zip(
+            table.column("toxicity_id").to_pylist(),
+            table.column("text_hash").to_pylist(),
+            table.column("toxicity_status").to_pylist(),
+            strict=True,
+        )
+    )
+
+
+def test_duckdb_digest_is_the_text_hash_of_any_text() -> None:
+    import duckdb
+
+    texts = ["hello", "perché è già così", "数据湖 🦆", "tab\tand\nnewline", "x" * 10_000]
+    got = duckdb.execute(
+        "select left(sha256(t), 16) from unnest($texts) as u(t)", {"texts": texts}
+    ).fetchall()
+    assert [g for (g,) in got] == [text_hash(t) for t in texts]
+
+
+@pytest.mark.parametrize("on_questions", [False, True])
+def test_the_prefilter_keeps_exactly_what_scoring_writes(
+    tiny, no_hub_cache, tmp_path, monkeypatch: pytest.MonkeyPatch, on_questions: bool
+) -> None:
+    """Each stage of a lake's life: no weights (unavailable rows written once), still none,
+    weights arrive (everything scored), texts change, weights go away again. At each step
+    the pre-filtered build writes the same rows as scoring every pair, and reads only the
+    pairs with something to write."""
+    monkeypatch.setenv("SYNTHLAKE_TOXICITY_ON_QUESTIONS", str(on_questions).lower())
+    checkpoint, config_dir = tiny
+    without = load_settings(lake_root=tmp_path / "lake")
+    with_weights = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    answers = [*TEXTS, "  ", "perché è già così"]
+    questions = [f"question {i}" for i in range(len(answers))]
+    stored: pa.Table | None = None
+
+    def build(table: pa.Table, settings) -> int:
+        nonlocal stored
+        full = score_pairs(table, settings, done=stored)
+        filtered, _, kept = _through_duckdb(table, stored, settings)
+        assert _rows(filtered) == _rows(full)
+        if full.num_rows:
+            ids = set(full.column("toxicity_id").to_pylist())
+            stored = (
+                full
+                if stored is None
+                else pa.concat_tables(
+                    [
+                        stored.filter(
+                            pa.compute.invert(
+                                pa.compute.is_in(
+                                    stored.column("toxicity_id"), pa.array(sorted(ids))
+                                )
+                            )
+                        ),
+                        full,
+                    ]
+                )
+            )
+        return kept
+
+    first = pairs(answers, questions)
+    assert build(first, without) == len(answers)  # a first build reads everything
+    assert build(first, without) == 0  # waiting rows are written once
+    # the blank answer never had a row (its pair is read for its question when scored)
+    assert build(first, with_weights) == len(answers) - (0 if on_questions else 1)
+    assert set(stored.column("toxicity_status").to_pylist()) == {"ok"}
+    assert build(first, with_weights) == 0
+    changed = pairs([answers[0], "a changed answer", *answers[2:]], questions)
+    assert build(changed, with_weights) == 1
+    assert build(changed, without) == 0  # stored scores stand without the weights
+    grown = pairs([*changed.column("answer").to_pylist(), "new"], [*questions, "q new"])
+    assert build(grown, without) == 1
+
+
+def test_without_weights_no_text_is_held_beside_the_rows(no_hub_cache, tmp_path) -> None:
+    """A first build without Detoxify writes a row per text and never needs the texts: at
+    730k answers holding them (and a dict per row) was gigabytes of the build's peak."""
+    import tracemalloc
+
+    n = 50_000  # five batches of candidate_items: one batch holds a fifth of the texts
+    answers = [
+        f"answer {i}: " + "the sky is blue at noon because of scattering. " * 40 for i in range(n)
+    ]
+    table = pairs(answers)
+    answer_bytes = sum(len(a) for a in answers)
+    del answers
+    settings = load_settings(lake_root=tmp_path / "lake")
+    score_pairs(table.slice(0, 10), settings)  # imports and caches are not the rows' cost
+    tracemalloc.start()
+    try:
+        rows = score_pairs(table, settings)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rows.num_rows == n
+    assert set(rows.column("toxicity_status").to_pylist()) == {"unavailable"}
+    assert rows.column("text_hash")[5].as_py() == text_hash(table.column("answer")[5].as_py())
+    # one batch of texts at a time (a fifth, and its transient copies); it held them all
+    assert peak < 0.6 * answer_bytes, (peak, answer_bytes)
