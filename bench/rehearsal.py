@@ -59,7 +59,14 @@ from typing import Any
 from synthlake.pipeline.prefect_server import TemporaryServer, start_server, stop_server
 
 if __package__:
-    from bench.rehearsal_inputs import NEWS_SHARE, SIZES, Inputs, generate, generate_increment
+    from bench.rehearsal_inputs import (
+        NEWS_SHARE,
+        SIZES,
+        Inputs,
+        generate,
+        generate_increment,
+        inputs_from_state,
+    )
     from bench.rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl
     from bench.run_all import TreeMemory, add_settings_option, settings_overrides
 else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
@@ -69,6 +76,7 @@ else:  # `python bench/rehearsal.py`: bench/ is sys.path[0]
         Inputs,
         generate,
         generate_increment,
+        inputs_from_state,
     )
     from rehearsal_provider import EVENTS, PAID, StandinProvider, read_jsonl  # type: ignore
     from run_all import TreeMemory, add_settings_option, settings_overrides  # type: ignore
@@ -267,6 +275,10 @@ def run_synthlake(
                 time.sleep(SAMPLE_S)
             code = proc.wait()
     wall = time.time() - started
+    # the process tree's RSS over time, to place a peak between the models that ran then
+    with open(lake.parent / f"{name}.memory.tsv", "w", encoding="utf-8") as samples:
+        samples.write("unix_s\trss_bytes\n")
+        samples.writelines(f"{t:.2f}\t{b}\n" for t, b in memory.samples)
     result = RunResult(
         name, lake, code, wall, memory.peak(), killed=killed, killed_at=killed_at, max_load=max_load
     )
@@ -287,13 +299,33 @@ def run_synthlake(
             result.stage_peak_rss[stage] = memory.peak(t - SAMPLE_S, t + seconds + SAMPLE_S)
             t += seconds
         result.models = dbt_models(lake)
+        for model in result.models:
+            # Models that overlap (dbt's threads) share a peak: it is the tree's, not theirs.
+            if model["window"] is not None:
+                model["peak_rss"] = memory.peak(*model["window"])
     state = "killed" if killed else f"exit {code}"
     print(f"   {name}: {state}, {wall:.0f} s wall, peak RSS {mib(memory.peak())}", flush=True)
     return result
 
 
+def _execute_window(result: dict[str, Any]) -> tuple[float, float] | None:
+    """The epoch seconds of a node's ``execute`` timing in run_results.json."""
+    from datetime import UTC, datetime
+
+    for timing in result.get("timing") or []:
+        if timing.get("name") == "execute" and timing.get("started_at"):
+            start, end = (
+                datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+                for k in ("started_at", "completed_at")
+            )
+            # dbt writes naive UTC times
+            start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (start, end))
+            return start.timestamp() - SAMPLE_S, end.timestamp() + SAMPLE_S
+    return None
+
+
 def dbt_models(lake: Path) -> list[dict[str, Any]]:
-    """Each model of dbt's last run_results.json: seconds and status."""
+    """Each model of dbt's last run_results.json: seconds, status and its execute window."""
     path = lake / "dbt" / "target" / "run_results.json"
     try:
         results = json.loads(path.read_text(encoding="utf-8"))["results"]
@@ -304,6 +336,7 @@ def dbt_models(lake: Path) -> list[dict[str, Any]]:
             "model": r["unique_id"].split(".", 2)[-1],
             "seconds": float(r.get("execution_time") or 0.0),
             "status": r.get("status"),
+            "window": _execute_window(r),
         }
         for r in results
         if str(r.get("unique_id", "")).startswith("model.")
@@ -510,13 +543,62 @@ def stage_table(run: RunResult, lake: Path) -> tuple[list[list[Any]], dict[str, 
             [
                 f"dbt: {m['model']}",
                 f"{m['seconds']:.1f}",
-                "",
+                mib(m["peak_rss"]) if m.get("peak_rss") else "",
                 n if n is not None else "",
                 f"{n / m['seconds']:,.0f}" if n and m["seconds"] > 0 else "",
             ]
         )
     total = sum(summary.get("seconds", {}).values())
     return rows, {"total_s": total, "llm_s": llm_s, "non_llm_s": total - llm_s}
+
+
+def provider_options(profile: Profile) -> dict[str, Any]:
+    return {
+        "rpm": profile.rpm,
+        "tpm": profile.tpm,
+        "median_latency_s": profile.median_latency_s,
+        "p99_latency_s": profile.p99_latency_s,
+        "fault_429": profile.fault_429,
+        "fault_5xx": profile.fault_5xx,
+        "fault_hang": profile.fault_hang,
+        "api_key": API_KEY,
+        "model": MODEL,
+    }
+
+
+def refresh_again(args: argparse.Namespace) -> int:
+    """``--refresh-again``: the daily refresh alone, on a copy of a kept rehearsal's reference
+    lake (``--out`` of an earlier ``--keep`` run), with the peak RSS of each dbt model: the
+    way to find a memory peak of the refresh without the hour and a half of the first runs."""
+    out = Path(args.out)
+    state_file = out / "inputs" / "inputs.json"
+    if not (out / "lake-reference").is_dir() or not state_file.is_file():
+        raise SystemExit(f"{out}: no lake-reference/ and inputs/ of a kept rehearsal (--keep)")
+    profile = CAPS[args.size]
+    inputs = inputs_from_state(out / "inputs", json.loads(state_file.read_text()))
+    inputs = generate_increment(out / "inputs", inputs, day=INCREMENT_DAY, changed_share=0.01)
+    lake = out / "lake-refresh-again"
+    shutil.rmtree(lake, ignore_errors=True)
+    shutil.rmtree(out / "provider-refresh-again", ignore_errors=True)
+    print(f"copying {out / 'lake-reference'} to {lake}", flush=True)
+    shutil.copytree(out / "lake-reference", lake)
+    prefect = start_server(out / "prefect-server")
+    try:
+        with StandinProvider(out / "provider-refresh-again", **provider_options(profile)) as p:
+            env = run_env(profile, p, inputs, prefect.api_url, args.settings)
+            run = run_synthlake("refresh-again", lake, env, inputs)
+    finally:
+        stop_server(prefect)
+    rows, split = stage_table(run, lake)
+    text = (
+        f"# Daily refresh again: {lake}\n\n"
+        + md_table(["stage", "wall s", "peak RSS", "rows", "rows/s"], rows)
+        + f"\n\nPeak RSS {mib(run.peak_rss)}; non-LLM {split['non_llm_s']:.0f} s. A model's "
+        "peak is the process tree's during its execution: models that overlap share it.\n"
+    )
+    (out / "refresh-again.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
 
 
 def rehearse(args: argparse.Namespace) -> int:
@@ -545,17 +627,7 @@ def rehearse(args: argparse.Namespace) -> int:
         f"({inputs.news_articles:,} articles) in {report['generate_s']:.0f} s",
         flush=True,
     )
-    opts = {
-        "rpm": profile.rpm,
-        "tpm": profile.tpm,
-        "median_latency_s": profile.median_latency_s,
-        "p99_latency_s": profile.p99_latency_s,
-        "fault_429": profile.fault_429,
-        "fault_5xx": profile.fault_5xx,
-        "fault_hang": profile.fault_hang,
-        "api_key": API_KEY,
-        "model": MODEL,
-    }
+    opts = provider_options(profile)
 
     prefect = start_server(out / "prefect-server")
     try:
@@ -621,7 +693,7 @@ def _rehearse_runs(
 
     # 5. per-stage table and the LLM figures of the reference run
     ref_rows, ref_split = stage_table(reference, out / "lake-reference")
-    _, refresh_split = stage_table(refresh, out / "lake-killed")
+    refresh_rows, refresh_split = stage_table(refresh, out / "lake-killed")
     ref_calls = llm_calls(out / "lake-reference")
     journaled = sum(c["cost_usd"] or 0.0 for c in ref_calls if not c["cached"])
     estimated = estimates(reference.run_dir)
@@ -756,6 +828,8 @@ def _rehearse_runs(
         "## Per stage (reference run)\n\n"
         + md_table(["stage", "wall s", "peak RSS", "rows", "rows/s"], ref_rows),
         f"LLM models {ref_split['llm_s']:.0f} s, the rest {ref_split['non_llm_s']:.0f} s.",
+        "## Per stage (daily refresh)\n\n"
+        + md_table(["stage", "wall s", "peak RSS", "rows", "rows/s"], refresh_rows),
         "## LLM (reference run)\n\n"
         + md_table(
             [
@@ -849,9 +923,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--rows", type=int, help="instruction rows (overrides --size)")
     parser.add_argument("--days", type=int, help="news days (overrides --size)")
+    parser.add_argument(
+        "--refresh-again",
+        action="store_true",
+        help="only the daily refresh, on a copy of --out's kept reference lake",
+    )
     add_settings_option(parser)
     args = parser.parse_args(argv)
     args.settings = settings_overrides(parser, args.set)
+    if args.refresh_again:
+        if not args.out:
+            parser.error("--refresh-again needs --out: the folder of a kept rehearsal")
+        return refresh_again(args)
     return rehearse(args)
 
 

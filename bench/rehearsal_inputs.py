@@ -1448,7 +1448,7 @@ def _write_datasets_csv(root: Path, entries: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _inputs(root: Path, state: dict[str, Any]) -> Inputs:
+def inputs_from_state(root: Path, state: dict[str, Any]) -> Inputs:
     expected = dict(state["expected"])
     return Inputs(
         instructions_dir=root / "hf",
@@ -1469,7 +1469,7 @@ def _save_state(root: Path, state: dict[str, Any]) -> Inputs:
     _write_manifest(root, state["hf"], state["news"])
     _write_datasets_csv(root, state["hf"])
     (root / "inputs.json").write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    return _inputs(root, state)
+    return inputs_from_state(root, state)
 
 
 def generate(
