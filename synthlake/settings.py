@@ -109,9 +109,9 @@ class Settings(BaseSettings):
         "auto",
         pattern=r"^\s*(auto|\d+(\.\d+)?\s*(%|[KMGT]i?B))\s*$",
         description="DuckDB's memory limit for the dbt build (e.g. 4GB, 50%); past it DuckDB "
-        "spills to disk. auto: the smaller of 4GB and 80% of the machine's memory (DuckDB's "
-        "own default, 80%, keeps the blocks it read: 12.6 GB at 760k rows). Python models' "
-        "own Arrow tables are not counted in it.",
+        "spills to disk. auto: the smaller of 3GB and half the machine's memory (DuckDB's "
+        "own default, 80%, keeps the blocks it read: 12.6 GB at 760k rows). Python models "
+        "run in the same process and are not counted in it.",
     )
     dbt_node_tasks: bool = Field(
         False,

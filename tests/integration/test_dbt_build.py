@@ -250,28 +250,28 @@ def test_the_duckdb_memory_limit_setting_reaches_the_build(
     """DuckDB's default, 80% of the machine, let the build's process reach 12.6 GB at 760k
     rows (bench/rehearsal_growth.py); ``SYNTHLAKE_DUCKDB_MEMORY_LIMIT`` bounds it."""
     settings = load_settings(lake_root=lake.root, duckdb_memory_limit=limit)
-    if shown is None:  # auto: 4GB (3.7 GiB) unless 80% of this machine is less
+    if shown is None:  # auto: 3GB (2.7 GiB) unless half of this machine is less
         physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        shown = "3.7 GiB" if 0.8 * physical >= 4e9 else None
+        shown = "2.7 GiB" if 0.5 * physical >= 3e9 else None
     result = run_dbt(["show", "--inline", "select current_setting('memory_limit') as m"], settings)
     rows = [tuple(row) for row in result.result.results[0].agate_table.rows]
     if shown is not None:
         assert rows == [(shown,)]
-    else:  # a machine under 5 GB: DuckDB's own 80%
-        assert rows != [("3.7 GiB",)]
+    else:  # a machine under 6 GB: half of it
+        assert rows != [("2.7 GiB",)]
 
 
 @pytest.mark.parametrize(
     ("setting", "physical_gb", "limit"),
     [
-        ("auto", 23.4, "4GB"),  # this machine: bounded below DuckDB's 80% (18.7 GB)
-        ("auto", 4.0, "80%"),  # a small machine: 4GB would be all of it
-        ("AUTO ", 64.0, "4GB"),
+        ("auto", 23.4, "3GB"),  # this machine: bounded far below DuckDB's 80% (18.7 GB)
+        ("auto", 4.0, "50%"),  # a small machine: the Python models need the other half
+        ("AUTO ", 64.0, "3GB"),
         (" 12GB ", 4.0, "12GB"),  # an explicit value is the user's, as given
         ("50%", 64.0, "50%"),
     ],
 )
-def test_auto_memory_limit_is_4gb_or_80_percent_of_a_smaller_machine(
+def test_auto_memory_limit_is_3gb_or_half_of_a_smaller_machine(
     setting: str, physical_gb: float, limit: str
 ) -> None:
     assert duckdb_memory_limit(setting, int(physical_gb * 1e9)) == limit
