@@ -273,8 +273,8 @@ class _Item:
 def candidate_items(pairs: pa.Table, settings: Settings, *, with_text: bool = True) -> list[_Item]:
     """Every non-blank answer (and question, with ``toxicity_on_questions``); without
     ``with_text`` the items keep only the texts' hashes (a first build without Detoxify's
-    weights writes a row per text and reads none of them again: at 730k texts holding
-    them was about a gigabyte)."""
+    weights writes a row per text and needs none of the texts: holding them all was a
+    copy of every answer at 730k pairs)."""
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
     items = []
     # batch by batch and only the fields scored: at 760k pairs one dict per row holding
@@ -292,7 +292,7 @@ def candidate_items(pairs: pa.Table, settings: Settings, *, with_text: bool = Tr
 def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any]:
     """The pairs ``score_pairs`` may write a row for, and their stored rows: DuckDB relations.
 
-    ``pairs`` is ``qa_id, question, answer`` (``int_qa_pairs_unioned``), ``stored`` the
+    ``pairs`` is ``qa_id`` and the fields scored (``int_qa_pairs_unioned``), ``stored`` the
     incremental table's rows (with ``qa_id`` and ``toxicity_status``). A pair is left out
     when each of its texts already has a row that ``score_pairs`` would keep: scored by the
     current model, or, while Detoxify cannot be resolved, scored by any model or stored as
@@ -441,8 +441,8 @@ def score_pairs(
 
 
 def _unavailable_rows(items: list[_Item], now: datetime, model: str, reason: str) -> pa.Table:
-    """'unavailable' rows with null scores, built column by column (one dict per row cost
-    about 0.4 GB at 730k texts)."""
+    """'unavailable' rows with null scores, built column by column (not a dict per row:
+    at 730k texts those dicts were one more copy of every key)."""
     n = len(items)
     columns = {
         "toxicity_id": pa.array([i.toxicity_id for i in items], pa.string()),
