@@ -12,18 +12,21 @@ from pathlib import Path
 import duckdb
 
 from synthlake.errors import ExportError, LakeError
-from synthlake.lake import Lake
+from synthlake.lake import Lake, read_only_warehouse
 
 PREFIX = "exp_files__"
 
 
-def export_files(lake: Lake) -> dict[str, Path]:
-    """Export every ``exp_files__*`` relation of the warehouse; returns name -> path."""
+def export_files(lake: Lake, memory_limit: str = "auto") -> dict[str, Path]:
+    """Export every ``exp_files__*`` relation of the warehouse; returns name -> path.
+
+    ``memory_limit``: the ``duckdb_memory_limit`` setting. The instructions' view reads
+    staging, which keeps each row's latest version with a window over every row."""
     if not lake.warehouse.is_file():
         raise LakeError(f"no warehouse at {lake.warehouse}: run `synthlake build` first")
     lake.exports.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with read_only_warehouse(lake.warehouse, memory_limit) as con:
         names = [
             row[0]
             for row in con.execute(

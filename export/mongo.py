@@ -51,7 +51,7 @@ from pymongo.errors import (
 )
 
 from synthlake.errors import ExportError, LakeError
-from synthlake.lake import Lake
+from synthlake.lake import Lake, read_only_warehouse
 from synthlake.redact import redact_uri
 
 if TYPE_CHECKING:
@@ -579,7 +579,7 @@ def export_mongo(
         removal=settings.mongodb_removal,
     )
     logger.info("mongodb: exporting to %s, database %r", server, settings.mongodb_database)
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+    with read_only_warehouse(lake.warehouse, settings.duckdb_memory_limit) as con:
         present = {
             row[0]
             for row in con.execute("select table_name from information_schema.tables").fetchall()

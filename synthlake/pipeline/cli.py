@@ -308,7 +308,7 @@ def export(
         )
 
     def files() -> None:
-        for name, path in export_files(lake_dir).items():
+        for name, path in export_files(lake_dir, settings.duckdb_memory_limit).items():
             typer.echo(f"{name} -> {path}")
 
     def training() -> None:

@@ -23,35 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from synthlake.errors import CorruptWarehouse, DbtError
-from synthlake.lake import Lake, is_corrupt_warehouse_error
+from synthlake.lake import Lake, duckdb_memory_limit, is_corrupt_warehouse_error
 from synthlake.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-AUTO_MEMORY_LIMIT_BYTES = 3 * 1000**3  # DuckDB's "3GB" (it reads GB as 10^9 bytes)
-AUTO_MACHINE_SHARE = 0.5
-
-
-def duckdb_memory_limit(setting: str, physical_bytes: int | None = None) -> str:
-    """The ``memory_limit`` DuckDB gets: the setting, or for ``auto`` the smaller of 3GB and
-    half the machine.
-
-    The limit is DuckDB's alone, and the dbt build's Python models run in the same
-    process beside it: lingua's language models, the embedding model, their Arrow batches.
-    DuckDB fills its limit with the blocks its scans read and keeps them (its own default,
-    80%, let the build's process hold 12.6 GB on a 23 GB machine at 760k rows). With 4GB
-    the full rehearsal's first build peaked at 6.2 GB: DuckDB's ~4 GB while the language
-    check held ~2 GB. Half the machine leaves the other half to the Python models on a
-    small machine."""
-    value = setting.strip()
-    if value.lower() != "auto":
-        return value
-    if physical_bytes is None:
-        physical_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    if AUTO_MACHINE_SHARE * physical_bytes < AUTO_MEMORY_LIMIT_BYTES:
-        return f"{AUTO_MACHINE_SHARE:.0%}"
-    return f"{AUTO_MEMORY_LIMIT_BYTES // 1000**3}GB"
 
 
 @contextmanager

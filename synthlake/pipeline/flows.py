@@ -112,8 +112,8 @@ def counting_dbt_nodes(display: RunDisplay) -> Iterator[None]:
 
 
 @task(name="export_outputs", cache_policy=NO_CACHE)
-def export_outputs(lake: Lake) -> dict[str, str]:
-    written = export_files(lake)
+def export_outputs(lake: Lake, memory_limit: str = "auto") -> dict[str, str]:
+    written = export_files(lake, memory_limit)
     get_run_logger().info("exported %d files to %s", len(written), lake.exports)
     return {name: str(path) for name, path in written.items()}
 
@@ -222,7 +222,7 @@ def _refresh(
     failed: dict[str, str] = {}
     if export:
         display.begin("export")
-        written = _independent("files", failed, export_outputs, lake)
+        written = _independent("files", failed, export_outputs, lake, settings.duckdb_memory_limit)
         summary.outputs.update(written or {})
         mongo = _independent("mongodb", failed, upsert_mongo_documents, settings, lake, run_id)
         if mongo is not None:

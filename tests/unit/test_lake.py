@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
 from synthlake.errors import CorruptRawFile, LakeError
-from synthlake.lake import RAW_TABLES, Lake, content_hash
+from synthlake.lake import RAW_TABLES, Lake, content_hash, read_only_warehouse
 
 
 def test_ensure_creates_layout_and_schema_files(tmp_path: Path) -> None:
@@ -55,3 +56,20 @@ def test_write_raw_appends_partitioned_files(lake: Lake) -> None:
 def test_content_hash_separates_parts() -> None:
     assert content_hash("ab", "c") != content_hash("a", "bc")
     assert content_hash("x", None) == content_hash("x", "")
+
+
+def test_a_read_only_warehouse_connection_has_the_memory_limit(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table t as select 1 as x")
+    # a connection of the same process with default options is open meanwhile (as dbt's
+    # can be in a run): the limit must not make the second connection a different config
+    with duckdb.connect(str(warehouse), read_only=True) as other:
+        with read_only_warehouse(warehouse, "1GB") as con:
+            assert con.execute("select current_setting('memory_limit')").fetchone() == (
+                "953.6 MiB",
+            )
+            assert con.execute("select x from t").fetchall() == [(1,)]
+            with pytest.raises(duckdb.Error):
+                con.execute("create table u (y integer)")  # read-only
+        assert other.execute("select count(*) from t").fetchone() == (1,)
