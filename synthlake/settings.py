@@ -108,7 +108,8 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         "auto",
         pattern=r"^\s*(auto|\d+(\.\d+)?\s*(%|[KMGT]i?B))\s*$",
-        description="DuckDB's memory limit for the dbt build (e.g. 4GB, 50%); past it DuckDB "
+        description="DuckDB's memory limit for the dbt build and the exports' reads of the "
+        "warehouse (e.g. 4GB, 50%); past it DuckDB "
         "spills to disk. auto: the smaller of 3GB and half the machine's memory (DuckDB's "
         "own default, 80%, keeps the blocks it read: 12.6 GB at 760k rows). Python models "
         "run in the same process and are not counted in it.",

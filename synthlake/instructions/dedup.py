@@ -8,7 +8,9 @@ a candidate's estimated Jaccard similarity reaches the threshold, it is a
 ``near_duplicate`` of the most similar one (the earliest on a tie). Nothing is deleted:
 every row comes back with ``drop_reason``, ``duplicate_of`` and ``similarity``. The
 verdicts are those of a ``datasketch.MinHashLSH`` fed the rows one by one in keep order
-(insert the kept rows, query every row; a unit test checks it against datasketch).
+(insert the kept rows, query every row; a unit test checks it against datasketch). The
+permutations and the banding are datasketch's, computed here (unit tests check them
+equal), so that a run does not import datasketch and with it scipy.
 
 Memory is bounded by the batch, not the table (at 760k rows the table's texts and
 signatures would be about 0.5 GB and 0.4 GB; datatrove streams signatures to disk, and so
@@ -17,25 +19,27 @@ does this module):
 1. The input is read once, in Arrow record batches of ``batch_rows`` rows (the dbt model
    hands over DuckDB's ``RecordBatchReader``, so the table is never loaded whole). Words
    are split and hashed by DuckDB (``hash()``, in C), combined into word n-gram shingles
-   with numpy, and pushed through datasketch's own permutations (``affine32`` scheme:
+   with numpy, and pushed through datasketch's permutations (``affine32`` scheme:
    MurmurHash3 finalizer, then ``a*h + b mod 2^32``) in blocks of ``chunk_shingles``;
    the result is bit-for-bit what ``MinHash(hashfunc=...).update_batch`` gives for the
    same shingle hashes (a unit test checks it). Each batch's signatures go to a
-   temporary file; what stays in memory per row is a 64-bit hash per LSH band, a 64-bit
-   hash of the text hash, the word count, the keep rank and the row's id and text hash
-   (Arrow, for the result). Rows signed before (``sign_rows``, stored by the incremental
-   ``int_instructions_minhash``) bring their signature instead of their text, so a
-   refresh signs only its new rows and still compares every row with every other.
+   temporary file, and its 64-bit hash per LSH band to another; what stays in memory per
+   row is a 64-bit hash of the text hash, the word count, the keep rank and the row's id
+   and text hash (Arrow, for the result). Rows signed before (``sign_rows``, stored by
+   the incremental ``int_instructions_minhash``) bring their signature instead of their
+   text, so a refresh signs only its new rows and still compares every row with every
+   other.
 2. Exact duplicates: rows sorted by text-hash hash, ties in keep order (equal strings are
    checked, so a 64-bit collision cannot merge two texts).
-3. LSH buckets: per band, the band hashes of the rows that are not exact duplicates are
-   sorted (``np.unique``); a row whose every bucket holds only itself can neither match
-   nor be matched, and is kept without more work. Only the rows left (the ones sharing a
-   bucket with another row: a few percent on real data) have their signatures read back
-   from the temporary file and go through the sequential keep-order pass, with compact
-   integer bucket ids instead of datasketch's dict of byte keys. A candidate counts only
-   if one of its bands is equal to the row's, value for value (as in datasketch), so a
-   64-bit band-hash collision adds no candidate.
+3. LSH buckets: per band (read back from its file, one band at a time), the band hashes
+   of the rows that are not exact duplicates are sorted (``np.unique``); a row whose
+   every bucket holds only itself can neither match nor be matched, and is kept without
+   more work. A second pass gives bucket ids to the other rows only. Only those rows (the
+   ones sharing a bucket with another row: a few percent on real data) have their
+   signatures read back from the temporary file and go through the sequential
+   keep-order pass, with compact integer bucket ids instead of datasketch's dict of byte
+   keys. A candidate counts only if one of its bands is equal to the row's, value for
+   value (as in datasketch), so a 64-bit band-hash collision adds no candidate.
 """
 
 from __future__ import annotations
@@ -125,24 +129,60 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def permutations(config: DedupConfig) -> np.ndarray:
-    """datasketch's (a, b) permutation parameters for this seed and size."""
-    from datasketch import MinHash
-
-    return MinHash(num_perm=config.num_perm, seed=config.seed, scheme=SCHEME).permutations
+    """datasketch's (a, b) permutation parameters of the ``affine32`` scheme for this seed
+    and size: ``MinHash(num_perm, seed, scheme="affine32").permutations`` (a unit test
+    checks them equal). Drawn here, from the same seeded generator, because importing
+    datasketch imports scipy: about 50 MB of the step's memory, for two small arrays."""
+    gen = np.random.RandomState(config.seed)
+    a = gen.randint(0, 1 << 31, config.num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, config.num_perm, dtype=np.uint32)
+    return np.array([a, b])
 
 
 def bands_of(config: DedupConfig) -> list[tuple[int, int]]:
-    """datasketch's LSH band ranges (b bands of r permutations) for this threshold."""
-    from datasketch import MinHashLSH
+    """datasketch's LSH band ranges (b bands of r permutations) for this threshold: the
+    ``hashranges`` of ``MinHashLSH(threshold, num_perm)`` (a unit test checks them equal
+    over a grid of settings), without importing datasketch (see ``permutations``)."""
+    threshold, num_perm = config.threshold, config.num_perm
+    if not 0.0 <= threshold <= 1.0:
+        problem = "the threshold must be in [0.0, 1.0]"
+    elif num_perm < 2:
+        problem = "too few permutations"
+    else:
+        n_bands, rows = optimal_bands(threshold, num_perm)
+        if n_bands >= 2:
+            return [(k * rows, (k + 1) * rows) for k in range(n_bands)]
+        problem = f"the number of bands is too small ({n_bands} < 2)"
+    raise SettingsError(
+        f"dedup_minhash_threshold={threshold} with dedup_num_perm={num_perm}: "
+        f"{problem}; lower the threshold or raise the number of permutations"
+    )
 
-    try:
-        lsh = MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-    except ValueError as exc:
-        raise SettingsError(
-            f"dedup_minhash_threshold={config.threshold} with dedup_num_perm={config.num_perm}: "
-            f"{exc}; lower the threshold or raise the number of permutations"
-        ) from None
-    return [(int(start), int(end)) for start, end in lsh.hashranges]
+
+def optimal_bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """The (bands, rows per band) that minimize the sum of the false positive and false
+    negative probability masses around ``threshold``, equally weighted: datasketch's
+    choice, the first minimum in (bands, rows) order.
+
+    A pair of Jaccard similarity s shares a band with probability 1 - (1 - s^r)^b: a
+    polynomial of degree b*r <= num_perm, which Gauss-Legendre quadrature with
+    num_perm/2 + 1 nodes integrates exactly (datasketch asks scipy's adaptive ``quad``)."""
+    pairs = np.array(
+        [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)],
+        dtype=np.float64,
+    )
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 1)
+    b, r = pairs[:, :1], pairs[:, 1:]
+
+    def mass(lo: float, hi: float, above: bool) -> np.ndarray:
+        s = (hi - lo) / 2 * nodes + (hi + lo) / 2
+        shares_a_band = 1.0 - (1.0 - s[None, :] ** r) ** b
+        values = 1.0 - shares_a_band if above else shares_a_band
+        return (hi - lo) / 2 * (values @ weights)
+
+    error = 0.5 * mass(0.0, threshold, False) + 0.5 * mass(threshold, 1.0, True)
+    best = int(np.argmin(error))
+    return int(pairs[best, 0]), int(pairs[best, 1])
 
 
 def word_hashes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -301,8 +341,21 @@ class _Scan:
     hash_codes: np.ndarray
     n_words: np.ndarray
     keep_rank: np.ndarray | None
-    bands: list[np.ndarray]  # per block of rows: (n_bands, rows) uint64
-    spill: IO[bytes]
+    band_blocks: list[int]  # rows per block of ``band_spill``, in read order
+    spill: IO[bytes]  # signatures: (rows, num_perm) uint32, row after row
+    band_spill: IO[bytes]  # band hashes: per block of rows, (n_bands, rows) uint64
+
+    def band(self, k: int, n_bands: int) -> np.ndarray:
+        """Band ``k``'s hash of every row (read order), read back from ``band_spill``."""
+        out = np.empty(sum(self.band_blocks), dtype=np.uint64)
+        fd = self.band_spill.fileno()
+        file_pos = row = 0
+        for m in self.band_blocks:
+            raw = os.pread(fd, m * 8, file_pos + k * m * 8)
+            out[row : row + m] = np.frombuffer(raw, dtype=np.uint64)
+            file_pos += n_bands * m * 8
+            row += m
+        return out
 
 
 def _scan(
@@ -310,8 +363,10 @@ def _scan(
     config: DedupConfig,
     bands: list[tuple[int, int]],
     spill: IO[bytes],
+    band_spill: IO[bytes],
 ) -> tuple[_Scan, int]:
-    """Pass 1: read the rows batch by batch; signatures to ``spill``, compact per-row data."""
+    """Pass 1: read the rows batch by batch; signatures to ``spill``, band hashes to
+    ``band_spill``, compact per-row data in memory."""
     import duckdb
 
     ids: list[pa.Array] = []
@@ -319,8 +374,13 @@ def _scan(
     hash_codes: list[np.ndarray] = []
     n_words: list[np.ndarray] = []
     keep_rank: list[np.ndarray] = []
-    band_h: list[np.ndarray] = []
+    band_blocks: list[int] = []
     n = 0
+
+    def spill_bands(sigs: np.ndarray) -> None:
+        band_hashes(sigs, bands).tofile(band_spill)
+        band_blocks.append(len(sigs))
+
     with duckdb.connect() as con, ThreadPoolExecutor(max_workers=2) as pool:
         for batch in _batches(rows, config.batch_rows):
             m = batch.num_rows
@@ -345,7 +405,7 @@ def _scan(
                 del batch
                 n_words.append(counts.to_numpy(zero_copy_only=False).astype(np.int32))
                 sigs.tofile(spill)
-                band_h.append(band_hashes(sigs, bands))
+                spill_bands(sigs)
                 n += m
                 continue
             word_column, codes = _words_of(batch, text_hash, con)
@@ -354,7 +414,7 @@ def _scan(
             for counts, sigs in _sign(word_column, config, pool):
                 n_words.append(counts)
                 sigs.tofile(spill)
-                band_h.append(band_hashes(sigs, bands))
+                spill_bands(sigs)
             n += m
     if keep_rank and sum(len(r) for r in keep_rank) != n:
         raise ValueError("keep_rank is missing from some of the record batches")
@@ -364,8 +424,9 @@ def _scan(
         hash_codes=_concat(hash_codes, np.uint64),
         n_words=_concat(n_words, np.int32),
         keep_rank=_concat(keep_rank, np.int64) if keep_rank else None,
-        bands=band_h,
+        band_blocks=band_blocks,
         spill=spill,
+        band_spill=band_spill,
     )
     return scan, n
 
@@ -549,28 +610,37 @@ def _near_duplicates(
     elig = np.flatnonzero(eligible)  # read positions
     if len(elig) < 2:
         return none, none, np.zeros(0)
-    # per band, the bucket of each eligible row; -1 where the row is alone in its bucket
-    gids = np.full((len(bands), len(elig)), -1, dtype=np.int32)  # < 2^31: bands x rows
+    # Two passes over the bands, each read back from disk one at a time: which eligible
+    # rows share a bucket with another row in some band (a few percent), then the bucket
+    # ids of those rows only (their bucket mates are among them), so no per-band array of
+    # every row is held beyond the band being read.
+    n_bands = len(bands)
+    in_bucket = np.zeros(len(elig), dtype=bool)
+    for k in range(n_bands):
+        _, inverse, counts = np.unique(
+            scan.band(k, n_bands)[elig], return_inverse=True, return_counts=True
+        )
+        in_bucket |= counts[inverse] >= 2
+        del inverse, counts
+    cand_rows = elig[in_bucket]
+    if not len(cand_rows):
+        return none, none, np.zeros(0)
+    gids = np.full((n_bands, len(cand_rows)), -1, dtype=np.int32)  # < 2^31: bands x rows
     offset = 0
-    for k in range(len(bands)):
-        band = np.concatenate([block[k] for block in scan.bands])[elig]
-        _, inverse, counts = np.unique(band, return_inverse=True, return_counts=True)
-        del band
+    for k in range(n_bands):
+        _, inverse, counts = np.unique(
+            scan.band(k, n_bands)[cand_rows], return_inverse=True, return_counts=True
+        )
         shared = counts[inverse] >= 2
         gids[k, shared] = inverse[shared] + offset
         offset += len(counts)
-    in_bucket = (gids >= 0).any(axis=0)
-    cand_rows = elig[in_bucket]
-    gids = gids[:, in_bucket]
-    if not len(cand_rows):
-        return none, none, np.zeros(0)
     by_rank = np.argsort(rank[cand_rows], kind="stable")  # the sequential pass's order
     cand_rows, gids = cand_rows[by_rank], gids[:, by_rank]
     by_pos = np.argsort(cand_rows)
     sigs = np.empty((len(cand_rows), config.num_perm), dtype=np.uint32)
     sigs[by_pos] = _read_rows(scan.spill, cand_rows[by_pos], config.num_perm)
     band_cols = bands[-1][1]
-    n_bands, band_width = len(bands), bands[0][1] - bands[0][0]
+    band_width = bands[0][1] - bands[0][0]
 
     inserted: dict[int, list[int]] = {}
     dup_rows: list[int] = []
@@ -629,11 +699,15 @@ def deduplicate(
     system's temporary folder by default).
     """
     bands = bands_of(config)
-    with tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-") as spill:
-        scan, n = _scan(rows, config, bands, spill)
+    with (
+        tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-") as spill,
+        tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-bands-") as band_spill,
+    ):
+        scan, n = _scan(rows, config, bands, spill, band_spill)
         if n == 0:
             return _empty_result()
         spill.flush()
+        band_spill.flush()
         order = (
             np.arange(n, dtype=np.int64)
             if scan.keep_rank is None

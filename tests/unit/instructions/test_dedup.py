@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pyarrow as pa
 import pytest
-from datasketch import MinHash
+from datasketch import MinHash, MinHashLSH
 
+from synthlake.errors import SettingsError
 from synthlake.instructions.dedup import (
     SCHEME,
     DedupConfig,
+    bands_of,
     deduplicate,
     minhash_config,
+    permutations,
     shingle_hashes,
     sign_rows,
     signatures,
@@ -48,6 +54,47 @@ def test_signatures_match_datasketch_bit_for_bit() -> None:
         )
         expected.update_batch(shingles[s_offsets[doc] : s_offsets[doc + 1]].tolist())
         assert np.array_equal(ours[doc], expected.hashvalues), doc
+
+
+@pytest.mark.parametrize("num_perm", [2, 16, 64, 128, 256])
+def test_the_banding_is_datasketchs_for_every_threshold(num_perm: int) -> None:
+    """bands_of computes what MinHashLSH chooses (with scipy's quad) without datasketch,
+    including the settings it refuses; 0.025 steps over [0, 1]."""
+    for threshold in np.round(np.arange(0.0, 1.0001, 0.025), 3).tolist():
+        config = DedupConfig(threshold=threshold, num_perm=num_perm)
+        try:
+            expected = MinHashLSH(threshold=threshold, num_perm=num_perm).hashranges
+        except ValueError:
+            with pytest.raises(SettingsError, match=f"dedup_minhash_threshold={threshold}"):
+                bands_of(config)
+            continue
+        assert bands_of(config) == [(int(a), int(b)) for a, b in expected], threshold
+
+
+@pytest.mark.parametrize(("seed", "num_perm"), [(1, 128), (1, 256), (7, 16), (2026, 64)])
+def test_the_permutations_are_datasketchs(seed: int, num_perm: int) -> None:
+    expected = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    ours = permutations(DedupConfig(num_perm=num_perm, seed=seed))
+    assert ours.dtype == expected.dtype and np.array_equal(ours, expected)
+
+
+def test_a_dedup_run_imports_neither_datasketch_nor_scipy() -> None:
+    """The step's memory: datasketch's package imports scipy (about 50 MB), for parameters
+    this module computes itself."""
+    code = (
+        "import sys, pyarrow as pa\n"
+        "from synthlake.instructions.dedup import DedupConfig, deduplicate\n"
+        "texts = ['a b c d e f', 'a b c d e f', 'a b c d e g', 'x y z']\n"
+        "t = pa.table({'id': [str(i) for i in range(4)], 'normalized_text': texts,\n"
+        "              'text_hash': texts})\n"
+        "kept = deduplicate(t, DedupConfig()).column('is_kept').to_pylist()\n"
+        "print(kept, sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "                   ('datasketch', 'scipy')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[True, False, True, True] []"
 
 
 def test_shingles_are_word_ngrams_within_one_document() -> None:
