@@ -20,8 +20,9 @@ PREFIX = "exp_files__"
 def export_files(lake: Lake, memory_limit: str = "auto") -> dict[str, Path]:
     """Export every ``exp_files__*`` relation of the warehouse; returns name -> path.
 
-    ``memory_limit``: the ``duckdb_memory_limit`` setting. The instructions' view reads
-    staging, which keeps each row's latest version with a window over every row."""
+    ``memory_limit``: the ``duckdb_memory_limit`` setting. DuckDB keeps the blocks it
+    reads up to its limit, and the instructions (the staged table, texts and turns) are
+    the warehouse's largest relation."""
     if not lake.warehouse.is_file():
         raise LakeError(f"no warehouse at {lake.warehouse}: run `synthlake build` first")
     lake.exports.mkdir(parents=True, exist_ok=True)

@@ -345,7 +345,7 @@ AUTO_MACHINE_SHARE = 0.5
 
 def duckdb_memory_limit(setting: str, physical_bytes: int | None = None) -> str:
     """The ``memory_limit`` DuckDB gets: the setting, or for ``auto`` the smaller of 3GB and
-    half the machine (the dbt build's, and the training export's read).
+    half the machine (the dbt build's, and the exports' reads of the warehouse).
 
     The limit is DuckDB's alone, and the dbt build's Python models run in the same
     process beside it: lingua's language models, the embedding model, their Arrow batches.
@@ -366,11 +366,11 @@ def duckdb_memory_limit(setting: str, physical_bytes: int | None = None) -> str:
 
 def read_only_warehouse(warehouse: Path, memory_limit: str = "auto") -> duckdb.DuckDBPyConnection:
     """A read-only connection to the warehouse, under DuckDB's memory limit
-    (``duckdb_memory_limit`` of the setting). Without one DuckDB may take 80% of the machine
-    for a sort or a window: exporting the medium rehearsal's 100k staged instructions to
-    Parquet peaked at 969 MB with DuckDB's default and 807 MB at 1GB. The limit is set after
-    connecting, not as a connection option: a second connection to the same file in this
-    process with other options is refused."""
+    (``duckdb_memory_limit`` of the setting). Without one DuckDB may fill 80% of the machine
+    with the blocks it reads and its sorts: exporting the medium rehearsal's 100k staged
+    instructions to Parquet peaked at 969 MB with DuckDB's default and 807 MB at 1GB. The
+    limit is set after connecting, not as a connection option: a second connection to the
+    same file in this process with other options is refused."""
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
