@@ -388,21 +388,17 @@ def _models(con: duckdb.DuckDBPyConnection, columns: set[str]) -> dict[str, list
 
 
 # --- writing --------------------------------------------------------------------------------
-def _row_bytes(row: dict[str, Any]) -> bytes:
-    return json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n"
-
-
 def snapshot_id(rows: list[dict[str, Any]]) -> str:
     """sha256 of the rows sorted by id (each as canonical JSON): same rows, same id."""
-    digest = hashlib.sha256()
+    digest = _StreamDigest()
     for row in sorted(rows, key=lambda r: r["id"]):
-        digest.update(_row_bytes(row))
+        digest.add(row)
     return digest.hexdigest()
 
 
 class _StreamDigest:
-    """``snapshot_id`` of rows that pass by in id order (the warehouse's stream): the same
-    bytes in the same order, without holding the rows. A row out of order is an error, as
+    """``snapshot_id`` of rows that pass by in id order (the warehouse's stream, or a list
+    ``snapshot_id`` sorted), without holding the rows. A row out of order is an error, as
     the id would then depend on the order the rows came in."""
 
     def __init__(self) -> None:
@@ -416,7 +412,7 @@ class _StreamDigest:
                 "the snapshot id needs them sorted"
             )
         self._last = row["id"]
-        self._sha.update(_row_bytes(row))
+        self._sha.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n")
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
