@@ -132,7 +132,7 @@ def permutations(config: DedupConfig) -> np.ndarray:
     """datasketch's (a, b) permutation parameters of the ``affine32`` scheme for this seed
     and size: ``MinHash(num_perm, seed, scheme="affine32").permutations`` (a unit test
     checks them equal). Drawn here, from the same seeded generator, because importing
-    datasketch imports scipy: about 50 MB of the step's memory, for two small arrays."""
+    datasketch imports scipy: 60 MB of RSS (137 against 77 MB), for two small arrays."""
     gen = np.random.RandomState(config.seed)
     a = gen.randint(0, 1 << 31, config.num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, config.num_perm, dtype=np.uint32)

@@ -79,7 +79,7 @@ def test_the_permutations_are_datasketchs(seed: int, num_perm: int) -> None:
 
 
 def test_a_dedup_run_imports_neither_datasketch_nor_scipy() -> None:
-    """The step's memory: datasketch's package imports scipy (about 50 MB), for parameters
+    """The step's memory: datasketch's package imports scipy (60 MB of RSS), for parameters
     this module computes itself."""
     code = (
         "import sys, pyarrow as pa\n"
