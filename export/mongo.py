@@ -6,6 +6,7 @@ Why it is built this way:
   structs and lists become sub-documents and arrays. Nothing here names a score column, so
   a column added to a mart later (a new judge dimension, a new statistic) reaches MongoDB
   with no code change. The mart's ``doc_id`` (derived from lineage ids in SQL) is ``_id``.
+  The one exception is ``BUILD_COLUMNS``, a mart's record of what a row was built from.
 - **Idempotent.** Each document carries ``_export.hash``, a hash of its exported fields.
   A batch first reads the hashes stored for its ids, then sends only new or changed
   documents as one unordered bulk of ``UpdateOne(upsert=True)``. A rerun with no change in
@@ -70,6 +71,9 @@ REMOVED_FIELD = "removed_at"
 RESERVED = frozenset({"_id", EXPORT_FIELD, REMOVED_FIELD})
 # Every mart must have these columns: they are what the validator requires.
 CORE_COLUMNS = ("doc_id", "question", "answer", "language", "lineage_ids")
+# A mart's own bookkeeping, not a field: the fingerprint of the inputs an incremental mart
+# compares to build only the rows that changed (exp_mongo__instructions_qa).
+BUILD_COLUMNS = frozenset({"input_hash"})
 
 # Ids per `$in` lookup / removal. Real MongoDB takes far more, but mongoeco (the test
 # server) turns `$in` into a nested expression and refuses about 500 values and up.
@@ -494,12 +498,14 @@ def export_relation(
 ) -> CollectionStats:
     """Export one mart into one collection, batch by batch; see the module docstring."""
     stats = CollectionStats(relation=spec.relation, collection=collection)
-    columns = [d[0] for d in con.execute(f'select * from "{spec.relation}" limit 0').description]
+    described = con.execute(f'select * from "{spec.relation}" limit 0').description
+    columns = [d[0] for d in described if d[0] not in BUILD_COLUMNS]
     check_columns(spec.relation, columns)  # before touching the server
     with _mongo_errors(uri, f"preparing collection {collection!r}", collection=collection):
         stats.notes = ensure_collection(db, collection, spec.indexes)
     total = con.execute(f'select count(*) from "{spec.relation}"').fetchone()[0]
-    cursor = con.execute(f'select * from "{spec.relation}" order by doc_id')
+    selected = ", ".join('"' + c.replace('"', '""') + '"' for c in columns)
+    cursor = con.execute(f'select {selected} from "{spec.relation}" order by doc_id')
     col = db[collection]
     seen: set[str] = set()
     done = 0

@@ -28,7 +28,36 @@
 -- a pair's split depends only on its key and the seed. split_key is the original pair's
 -- id for translations (parent_qa_id): a translation lands in the same split as its
 -- original, so the held-out eval set never has a translation of a training example.
+--
+-- Incremental: at 730k pairs rebuilding every row took 50 s of a daily refresh that
+-- changes 1%. input_hash fingerprints everything a row is computed from (its qa_pairs row,
+-- the instruction's turns and language check, the translation's turns, the thresholds,
+-- and this file's code with the split macros), so a refresh recomputes only the pairs whose
+-- inputs changed, and a changed setting or an edited model recomputes them all. DuckDB's
+-- hash() is 64-bit, not a digest: what it guards is "is this the same input as last
+-- time?" for one pair, where a collision (2^-64) would keep a stale row until the next
+-- change; md5 over the same 730k rows took 4.6 s against 0.7 s. A pair gone from qa_pairs
+-- is deleted (post-hook).
 {% set dimensions = judge_dimensions() %}
+{% set built_by = local_md5(
+    model.raw_code
+    ~ training_split_bucket('key', 'seed')
+    ~ training_split('bucket', 'eval_fraction', 'validation_fraction')
+) %}
+{# a table from before this model was incremental has no fingerprints to compare #}
+{% set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list
+    if is_incremental() else [] %}
+{% set resumable = 'input_hash' in stored %}
+{{
+    config(
+        materialized='incremental',
+        unique_key='qa_id',
+        on_schema_change='sync_all_columns',
+        post_hook=[
+            "delete from {{ this }} where qa_id not in (select qa_id from {{ ref('qa_pairs') }})",
+        ],
+    )
+}}
 with
 
 pairs as (
@@ -55,24 +84,19 @@ thresholds as (
 
 ),
 
-with_turns as (
+fingerprinted as (
 
     select
         pairs.*,
-        case
-            when pairs.domain = 'news' then [
-                {'role': 'user', 'content': pairs.question},
-                {'role': 'assistant', 'content': pairs.answer},
-            ]
-            when pairs.is_translation then translations.turns
-            else instructions.turns
-        end as turns,
-        case
-            when pairs.domain = 'instructions' and not pairs.is_translation
-                then coalesce(not instructions.language_mismatch, true)
-            else true
-        end as language_ok,
+        instructions.turns as instruction_turns,
+        instructions.language_mismatch,
+        translations.turns as translation_turns,
+        hash(
+            pairs, instructions.turns, instructions.language_mismatch, translations.turns,
+            thresholds, '{{ built_by }}'
+        ) as input_hash,
     from pairs
+    cross join thresholds
     left join instructions
         on pairs.domain = 'instructions'
         and not pairs.is_translation
@@ -80,6 +104,41 @@ with_turns as (
     left join translations
         on pairs.is_translation
         and pairs.translation_id = translations.translation_id
+
+),
+
+todo as (
+
+    select * from fingerprinted
+    {% if resumable %}
+    where not exists (
+        select 1
+        from {{ this }} as done
+        where done.qa_id = fingerprinted.qa_id
+            and done.input_hash = fingerprinted.input_hash
+    )
+    {% endif %}
+
+),
+
+with_turns as (
+
+    select
+        todo.* exclude (instruction_turns, language_mismatch, translation_turns),
+        case
+            when todo.domain = 'news' then [
+                {'role': 'user', 'content': todo.question},
+                {'role': 'assistant', 'content': todo.answer},
+            ]
+            when todo.is_translation then todo.translation_turns
+            else todo.instruction_turns
+        end as turns,
+        case
+            when todo.domain = 'instructions' and not todo.is_translation
+                then coalesce(not todo.language_mismatch, true)
+            else true
+        end as language_ok,
+    from todo
 
 ),
 
@@ -189,6 +248,7 @@ final as (
             when exclude_reason is null
                 then {{ training_split('split_bucket', 'eval_fraction', 'validation_fraction') }}
         end as split,
+        input_hash,
     from decided
 
 )
