@@ -18,10 +18,6 @@
     and nullif(trim(question), '') is not null
     and nullif(trim(answer), '') is not null
 {%- endset %}
-{# a table from before this model was incremental has no fingerprints to compare #}
-{% set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list
-    if is_incremental() else [] %}
-{% set resumable = 'input_hash' in stored %}
 {{
     config(
         materialized='incremental',
@@ -46,14 +42,7 @@ single_exchange as (
 todo as (
 
     select * from single_exchange
-    {% if resumable %}
-    where not exists (
-        select 1
-        from {{ this }} as done
-        where done.qa_id = single_exchange.qa_id
-            and done.input_hash = single_exchange.input_hash
-    )
-    {% endif %}
+    {{ where_input_changed('single_exchange', 'qa_id') }}
 
 ),
 

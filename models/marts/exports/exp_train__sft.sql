@@ -44,10 +44,6 @@
     ~ training_split_bucket('key', 'seed')
     ~ training_split('bucket', 'eval_fraction', 'validation_fraction')
 ) %}
-{# a table from before this model was incremental has no fingerprints to compare #}
-{% set stored = adapter.get_columns_in_relation(this) | map(attribute='name') | list
-    if is_incremental() else [] %}
-{% set resumable = 'input_hash' in stored %}
 {{
     config(
         materialized='incremental',
@@ -110,14 +106,7 @@ fingerprinted as (
 todo as (
 
     select * from fingerprinted
-    {% if resumable %}
-    where not exists (
-        select 1
-        from {{ this }} as done
-        where done.qa_id = fingerprinted.qa_id
-            and done.input_hash = fingerprinted.input_hash
-    )
-    {% endif %}
+    {{ where_input_changed('fingerprinted', 'qa_id') }}
 
 ),
 
