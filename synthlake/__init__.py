@@ -1,8 +1,40 @@
-"""synthlake: fine-tuning datasets for LLMs from public material (dbt + DuckDB + Prefect)."""
+"""synthlake: fine-tuning datasets for LLMs from public material (dbt + DuckDB + Prefect).
 
-from synthlake.errors import SynthlakeError
-from synthlake.lake import Lake
-from synthlake.settings import LLMSpec, Settings, load_settings
+The names below are imported on first use: ``import synthlake.instructions.dedup`` (a dbt
+Python model, a benchmark's child process) then does not load the settings' pydantic
+models and the lake's helpers, about 22 MB of memory it does not need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from synthlake.errors import SynthlakeError
+    from synthlake.lake import Lake
+    from synthlake.settings import LLMSpec, Settings, load_settings
 
 __all__ = ["LLMSpec", "Lake", "Settings", "SynthlakeError", "load_settings"]
 __version__ = "0.1.0"
+
+_HOMES = {
+    "LLMSpec": "synthlake.settings",
+    "Lake": "synthlake.lake",
+    "Settings": "synthlake.settings",
+    "SynthlakeError": "synthlake.errors",
+    "load_settings": "synthlake.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'synthlake' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, "__version__"])

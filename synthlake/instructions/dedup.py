@@ -17,29 +17,38 @@ signatures would be about 0.5 GB and 0.4 GB; datatrove streams signatures to dis
 does this module):
 
 1. The input is read once, in Arrow record batches of ``batch_rows`` rows (the dbt model
-   hands over DuckDB's ``RecordBatchReader``, so the table is never loaded whole). Words
-   are split and hashed by DuckDB (``hash()``, in C), combined into word n-gram shingles
+   hands over a DuckDB relation, read as a stream: the table is never loaded whole).
+   Words are split and hashed by DuckDB (``hash()``, in C), combined into word n-gram shingles
    with numpy, and pushed through datasketch's permutations (``affine32`` scheme:
    MurmurHash3 finalizer, then ``a*h + b mod 2^32``) in blocks of ``chunk_shingles``;
    the result is bit-for-bit what ``MinHash(hashfunc=...).update_batch`` gives for the
    same shingle hashes (a unit test checks it). Each batch's signatures go to a
-   temporary file, and its 64-bit hash per LSH band to another; what stays in memory per
-   row is a 64-bit hash of the text hash, the word count, the keep rank and the row's id
-   and text hash (Arrow, for the result). Rows signed before (``sign_rows``, stored by
-   the incremental ``int_instructions_minhash``) bring their signature instead of their
-   text, so a refresh signs only its new rows and still compares every row with every
-   other.
+   temporary file, its 64-bit hash per LSH band to another, and its ids and text
+   hashes to a third (Arrow IPC); what stays in memory per row is a 64-bit hash of the
+   text hash, the word count and the keep rank (20 bytes). Rows signed before
+   (``sign_rows``, stored by the incremental ``int_instructions_minhash``) bring their
+   signature instead of their text, so a refresh signs only its new rows and still
+   compares every row with every other.
 2. Exact duplicates: rows sorted by text-hash hash, ties in keep order (equal strings are
-   checked, so a 64-bit collision cannot merge two texts).
+   checked, read back from the keys' file for the rows whose hash repeats, so a 64-bit
+   collision cannot merge two texts).
 3. LSH buckets: per band (read back from its file, one band at a time), the band hashes
-   of the rows that are not exact duplicates are sorted (``np.unique``); a row whose
-   every bucket holds only itself can neither match nor be matched, and is kept without
-   more work. A second pass gives bucket ids to the other rows only. Only those rows (the
-   ones sharing a bucket with another row: a few percent on real data) have their
-   signatures read back from the temporary file and go through the sequential
-   keep-order pass, with compact integer bucket ids instead of datasketch's dict of byte
-   keys. A candidate counts only if one of its bands is equal to the row's, value for
-   value (as in datasketch), so a 64-bit band-hash collision adds no candidate.
+   of the rows that are not exact duplicates are sorted; a row whose every bucket holds
+   only itself can neither match nor be matched, and is kept without more work. A second
+   pass gives bucket ids to the other rows only (the ones sharing a bucket with another
+   row: a few percent on real data), and they go through the sequential keep-order pass,
+   with compact integer bucket ids in linked lists of int32 arrays instead of
+   datasketch's dict of byte keys; a row's signature and its candidates' are read back
+   from the temporary file only when it has candidates. A candidate counts only if one of
+   its bands is equal to the row's, value for value (as in datasketch), so a 64-bit
+   band-hash collision adds no candidate.
+4. The result is a stream of record batches (``deduplicate_batches``), one per batch of
+   the keys' file: ids and text hashes read back, verdicts from a few arrays per row.
+
+What a run holds, measured at 760k rows (``bench/peers/dedup.py``; bench/README.md has
+the figures): the interpreter with numpy, pyarrow and DuckDB, DuckDB's reading of the
+input, one batch's words and signing (``chunk_shingles`` bounds the blocks: 2^16 shingles
+took 10% more CPU than 2^18 and 30 MB less memory), and the per-row arrays above.
 """
 
 from __future__ import annotations
@@ -48,6 +57,7 @@ import logging
 import os
 import tempfile
 import threading
+from array import array
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,6 +98,7 @@ DEDUP_SCHEMA = pa.schema(
         ("similarity", pa.float64()),
     ]
 )
+KEY_SCHEMA = pa.schema([("id", pa.string()), ("text_hash", pa.string())])
 SIGNATURE_SCHEMA = pa.schema(
     [
         ("id", pa.string()),
@@ -107,7 +118,7 @@ class DedupConfig:
     num_perm: int = 128
     shingle_words: int = 3
     seed: int = 1  # of datasketch's permutations; fixed so results are reproducible
-    chunk_shingles: int = 1 << 18  # shingles per numpy block (see PERM_BLOCK)
+    chunk_shingles: int = 1 << 16  # shingles per numpy block (see PERM_BLOCK)
     batch_rows: int = BATCH_ROWS  # rows per batch read (bounds the per-batch arrays)
 
     @classmethod
@@ -332,12 +343,75 @@ def _batches(rows: Rows, size: int) -> Iterator[pa.RecordBatch]:
             yield batch.slice(start, size)
 
 
+class _KeyFile:
+    """The rows' ids and text hashes, in read order, in an Arrow IPC temporary file.
+
+    At 760k rows they are 60 MB that only the result and the exact-duplicate check need:
+    the result reads them back batch by batch, the check only the rows it compares.
+    """
+
+    def __init__(self, spill_dir: str | os.PathLike[str] | None) -> None:
+        self._file = tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-keys-")
+        self._writer: Any = pa.ipc.new_file(self._file, KEY_SCHEMA)
+        self._reader: Any = None
+        self.blocks: list[int] = []  # rows per record batch
+
+    def append(self, ids: pa.Array, text_hash: pa.Array) -> None:
+        self._writer.write_batch(pa.record_batch([ids, text_hash], schema=KEY_SCHEMA))
+        self.blocks.append(len(ids))
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        reader = self._open()
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+
+    def take(self, column: str, positions: np.ndarray) -> pa.Array:
+        """The values of ``column`` at read ``positions`` (any order), in their order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        order = np.argsort(positions, kind="stable")
+        wanted = positions[order]
+        reader = self._open()
+        pieces = [pa.array([], KEY_SCHEMA.field(column).type)]
+        start = 0
+        for i, m in enumerate(self.blocks):
+            lo, hi = np.searchsorted(wanted, [start, start + m])
+            if hi > lo:
+                values = reader.get_batch(i).column(column)
+                pieces.append(values.take(pa.array(wanted[lo:hi] - start)))
+            start += m
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return pa.concat_arrays(pieces).take(pa.array(inverse))
+
+    def column(self, name: str) -> _KeyColumn:
+        return _KeyColumn(self, name)
+
+    def _open(self) -> Any:
+        if self._reader is None:
+            self._writer.close()
+            self._file.flush()
+            self._reader = pa.ipc.open_file(self._file)
+        return self._reader
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _KeyColumn:
+    """One column of a ``_KeyFile``, with ``take`` as an Arrow array's."""
+
+    keys: _KeyFile
+    name: str
+
+    def take(self, positions: np.ndarray) -> pa.Array:
+        return self.keys.take(self.name, positions)
+
+
 @dataclass(slots=True)
 class _Scan:
     """What pass 1 keeps per row (in read order) and the signatures' temporary file."""
 
-    ids: list[pa.Array]
-    text_hashes: list[pa.Array]
     hash_codes: np.ndarray
     n_words: np.ndarray
     keep_rank: np.ndarray | None
@@ -358,19 +432,35 @@ class _Scan:
         return out
 
 
+class _LazyConnection:
+    """An in-memory DuckDB connection opened on first use: rows that come with their words
+    hashed (a relation) or their signatures never need one (each costs ~25 MB)."""
+
+    def __init__(self) -> None:
+        self._con: Any = None
+
+    def __call__(self) -> Any:
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect()
+        return self._con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+
+
 def _scan(
     rows: Rows,
     config: DedupConfig,
     bands: list[tuple[int, int]],
     spill: IO[bytes],
     band_spill: IO[bytes],
+    keys: _KeyFile,
 ) -> tuple[_Scan, int]:
     """Pass 1: read the rows batch by batch; signatures to ``spill``, band hashes to
-    ``band_spill``, compact per-row data in memory."""
-    import duckdb
-
-    ids: list[pa.Array] = []
-    text_hashes: list[pa.Array] = []
+    ``band_spill``, ids and text hashes to ``keys``, compact per-row data in memory."""
     hash_codes: list[np.ndarray] = []
     n_words: list[np.ndarray] = []
     keep_rank: list[np.ndarray] = []
@@ -381,46 +471,48 @@ def _scan(
         band_hashes(sigs, bands).tofile(band_spill)
         band_blocks.append(len(sigs))
 
-    with duckdb.connect() as con, ThreadPoolExecutor(max_workers=2) as pool:
-        for batch in _batches(rows, config.batch_rows):
-            m = batch.num_rows
-            if m == 0:
-                continue
-            names = batch.schema.names
-            # copies: a column of an imported batch would keep the whole batch alive
-            ids.append(pa.concat_arrays([batch.column(names.index("id")).cast(pa.string())]))
-            text_hash = batch.column(names.index("text_hash")).cast(pa.string())
-            text_hashes.append(pa.concat_arrays([text_hash]))
-            if "keep_rank" in names:
-                ranks = batch.column(names.index("keep_rank")).to_numpy(zero_copy_only=False)
-                keep_rank.append(ranks.astype(np.int64))
-            if "signature" in names:  # signed by an earlier build (int_instructions_minhash)
-                if "hash_code" in names:
-                    codes = batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
-                else:
-                    codes = _hash_codes(text_hash, con)
+    con = _LazyConnection()
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for batch in _batches(rows, config.batch_rows):
+                m = batch.num_rows
+                if m == 0:
+                    continue
+                names = batch.schema.names
+                ids = batch.column(names.index("id")).cast(pa.string())
+                text_hash = batch.column(names.index("text_hash")).cast(pa.string())
+                keys.append(ids, text_hash)
+                if "keep_rank" in names:
+                    ranks = batch.column(names.index("keep_rank")).to_numpy(zero_copy_only=False)
+                    keep_rank.append(ranks.astype(np.int64))
+                if "signature" in names:  # signed by an earlier build (int_instructions_minhash)
+                    if "hash_code" in names:
+                        codes = batch.column(names.index("hash_code"))
+                        codes = codes.to_numpy(zero_copy_only=False)
+                    else:
+                        codes = _hash_codes(text_hash, con())
+                    hash_codes.append(codes.astype(np.uint64))
+                    counts = batch.column(names.index("n_words"))
+                    sigs = signature_matrix(batch.column(names.index("signature")), config, ids)
+                    del batch
+                    n_words.append(counts.to_numpy(zero_copy_only=False).astype(np.int32))
+                    sigs.tofile(spill)
+                    spill_bands(sigs)
+                    n += m
+                    continue
+                word_column, codes = _words_of(batch, text_hash, con)
                 hash_codes.append(codes.astype(np.uint64))
-                counts = batch.column(names.index("n_words"))
-                sigs = signature_matrix(batch.column(names.index("signature")), config, ids[-1])
-                del batch
-                n_words.append(counts.to_numpy(zero_copy_only=False).astype(np.int32))
-                sigs.tofile(spill)
-                spill_bands(sigs)
+                del batch, ids, text_hash
+                for counts, sigs in _sign(word_column, config, pool):
+                    n_words.append(counts)
+                    sigs.tofile(spill)
+                    spill_bands(sigs)
                 n += m
-                continue
-            word_column, codes = _words_of(batch, text_hash, con)
-            hash_codes.append(codes.astype(np.uint64))
-            del batch
-            for counts, sigs in _sign(word_column, config, pool):
-                n_words.append(counts)
-                sigs.tofile(spill)
-                spill_bands(sigs)
-            n += m
+    finally:
+        con.close()
     if keep_rank and sum(len(r) for r in keep_rank) != n:
         raise ValueError("keep_rank is missing from some of the record batches")
     scan = _Scan(
-        ids=ids,
-        text_hashes=text_hashes,
         hash_codes=_concat(hash_codes, np.uint64),
         n_words=_concat(n_words, np.int32),
         keep_rank=_concat(keep_rank, np.int64) if keep_rank else None,
@@ -432,14 +524,16 @@ def _scan(
 
 
 def _words_of(
-    batch: pa.RecordBatch, text_hash: pa.Array, con: Any
+    batch: pa.RecordBatch, text_hash: pa.Array, connect: Any
 ) -> tuple[pa.ChunkedArray, np.ndarray]:
-    """(word hashes per row, hash of the text hash) of a batch, hashed by DuckDB."""
+    """(word hashes per row, hash of the text hash) of a batch, hashed by DuckDB
+    (``connect()`` gives the connection, for a batch that comes with its texts)."""
     names = batch.schema.names
     if "word_hashes" in names:  # hashed by the DuckDB that reads the table
         word_column = pa.chunked_array([batch.column(names.index("word_hashes"))])
         return word_column, batch.column(names.index("hash_code")).to_numpy(zero_copy_only=False)
     texts = batch.column(names.index("normalized_text"))
+    con = connect()
     con.register("rows", pa.table({"normalized_text": texts, "text_hash": text_hash}))
     try:
         hashed = con.sql(_BATCH_SQL).to_arrow_table()
@@ -499,7 +593,7 @@ def sign_rows(rows: Rows, config: DedupConfig) -> Iterator[pa.RecordBatch]:
             names = batch.schema.names
             text_hash = batch.column(names.index("text_hash")).cast(pa.string())
             ids = batch.column(names.index("id")).cast(pa.string())
-            word_column, _ = _words_of(batch, text_hash, con)
+            word_column, _ = _words_of(batch, text_hash, lambda: con)
             del batch
             parts = list(_sign(word_column, config, pool))
             counts = np.concatenate([c for c, _ in parts])
@@ -545,17 +639,25 @@ def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
 
-def _first_of_hash(order: np.ndarray, codes: np.ndarray, text_hash: pa.ChunkedArray) -> np.ndarray:
-    """For each row (read position), the first row in keep order with the same text hash."""
-    by_code = order[np.argsort(codes[order], kind="stable")]  # ties stay in keep order
+def _first_of_hash(order: np.ndarray, codes: np.ndarray, text_hash: Any) -> np.ndarray:
+    """For each row (read position), the first row in keep order with the same text hash.
+
+    ``text_hash`` is read only where two codes are equal, through its ``take`` (an Arrow
+    array, or a ``_KeyColumn`` that reads the rows back from the keys' file)."""
+    n = len(order)
+    index = _index_type(n)  # int32 below 2^31 rows: half the memory of the temporaries
+    by_code = order.astype(index)[np.argsort(codes[order], kind="stable")]  # ties: keep order
     sorted_codes = codes[by_code]
-    starts = np.ones(len(by_code), dtype=bool)
-    starts[1:] = sorted_codes[1:] != sorted_codes[:-1]
-    group_first = by_code[np.maximum.accumulate(np.where(starts, np.arange(len(by_code)), 0))]
-    first = np.empty_like(order)
-    first[by_code] = group_first
+    starts = np.ones(n, dtype=bool)
+    np.not_equal(sorted_codes[1:], sorted_codes[:-1], out=starts[1:])
+    del sorted_codes
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(n, dtype=index), 0))
+    del starts
+    first = np.empty(n, dtype=index)
+    first[by_code] = by_code[group_start]
+    del group_start, by_code
     # a 64-bit collision must not merge two different hashes: compare the strings
-    later = np.flatnonzero(first != np.arange(len(first)))
+    later = np.flatnonzero(first != np.arange(n, dtype=index))
     if len(later):
         same = pc.equal(text_hash.take(later), text_hash.take(first[later]))
         same = same.to_numpy(zero_copy_only=False)
@@ -564,10 +666,14 @@ def _first_of_hash(order: np.ndarray, codes: np.ndarray, text_hash: pa.ChunkedAr
     return first
 
 
+def _index_type(n: int) -> type:
+    return np.int32 if n < 2**31 else np.int64
+
+
 def _first_of_hash_slow(
     order: np.ndarray,
     codes: np.ndarray,
-    text_hash: pa.ChunkedArray,
+    text_hash: Any,
     first: np.ndarray,
     clashing: np.ndarray,
 ) -> np.ndarray:
@@ -581,21 +687,24 @@ def _first_of_hash_slow(
     return first
 
 
-def _read_rows(spill: IO[bytes], rows: np.ndarray, num_perm: int, chunk: int = 8_192) -> np.ndarray:
-    """Signatures of ``rows`` (ascending read positions) from the temporary file."""
-    out = np.empty((len(rows), num_perm), dtype=np.uint32)
+def _repeated(values: np.ndarray) -> np.ndarray:
+    """Which values occur more than once (``np.unique``'s counts, with fewer temporaries)."""
+    by_value = np.argsort(values)
+    ordered = values[by_value]
+    same = ordered[1:] == ordered[:-1]
+    del ordered
+    repeated = np.zeros(len(values), dtype=bool)
+    repeated[by_value[1:][same]] = True
+    repeated[by_value[:-1][same]] = True
+    return repeated
+
+
+def _read_each(spill: IO[bytes], rows: list[int], num_perm: int) -> np.ndarray:
+    """Signatures of a few ``rows`` (read positions, any order), one read each."""
     row_bytes = num_perm * 4
     fd = spill.fileno()
-    done = 0
-    while done < len(rows):
-        lo = int(rows[done])
-        upto = int(np.searchsorted(rows, lo + chunk, side="left"))
-        hi = int(rows[upto - 1]) + 1
-        raw = os.pread(fd, (hi - lo) * row_bytes, lo * row_bytes)
-        block = np.frombuffer(raw, dtype=np.uint32).reshape(hi - lo, num_perm)
-        out[done:upto] = block[rows[done:upto] - lo]
-        done = upto
-    return out
+    raw = b"".join(os.pread(fd, row_bytes, row * row_bytes) for row in rows)
+    return np.frombuffer(raw, dtype=np.uint32).reshape(len(rows), num_perm)
 
 
 def _near_duplicates(
@@ -617,11 +726,7 @@ def _near_duplicates(
     n_bands = len(bands)
     in_bucket = np.zeros(len(elig), dtype=bool)
     for k in range(n_bands):
-        _, inverse, counts = np.unique(
-            scan.band(k, n_bands)[elig], return_inverse=True, return_counts=True
-        )
-        in_bucket |= counts[inverse] >= 2
-        del inverse, counts
+        in_bucket |= _repeated(scan.band(k, n_bands)[elig])
     cand_rows = elig[in_bucket]
     if not len(cand_rows):
         return none, none, np.zeros(0)
@@ -636,27 +741,34 @@ def _near_duplicates(
         offset += len(counts)
     by_rank = np.argsort(rank[cand_rows], kind="stable")  # the sequential pass's order
     cand_rows, gids = cand_rows[by_rank], gids[:, by_rank]
-    by_pos = np.argsort(cand_rows)
-    sigs = np.empty((len(cand_rows), config.num_perm), dtype=np.uint32)
-    sigs[by_pos] = _read_rows(scan.spill, cand_rows[by_pos], config.num_perm)
     band_cols = bands[-1][1]
     band_width = bands[0][1] - bands[0][0]
 
-    inserted: dict[int, list[int]] = {}
+    # The rows inserted so far, per bucket, as linked lists in two int32 arrays (a dict of
+    # Python lists took 24 MB at 760k rows): ``head[g]`` is the last row inserted in
+    # bucket g, ``link[i * n_bands + k]`` the row inserted before row i in its band-k
+    # bucket (-1: none). Signatures are read from the temporary file only for a row that
+    # has candidates, and for those candidates (at 760k rows, holding every candidate
+    # row's signature took 30 MB).
+    head = array("i", [-1]) * offset
+    link = array("i", [-1]) * (len(cand_rows) * n_bands)
+    read_pos = cand_rows.tolist()
     dup_rows: list[int] = []
     dup_of: list[int] = []
     dup_sim: list[float] = []
     gids = np.ascontiguousarray(gids.T)  # a row's buckets, contiguous
     for i in range(len(cand_rows)):
-        row_gids = [g for g in gids[i].tolist() if g >= 0]
+        row_gids = [(k, g) for k, g in enumerate(gids[i].tolist()) if g >= 0]
         found: set[int] = set()
-        for g in row_gids:
-            members = inserted.get(g)
-            if members:
-                found.update(members)
+        for k, g in row_gids:
+            j = head[g]
+            while j >= 0:
+                found.add(j)
+                j = link[j * n_bands + k]
         if found:
             candidates = sorted(found)  # keep order: ties go to the earliest row
-            equal = sigs[candidates] == sigs[i]
+            sigs = _read_each(scan.spill, [read_pos[c] for c in (i, *candidates)], config.num_perm)
+            equal = sigs[1:] == sigs[0]
             same_band = (
                 equal[:, :band_cols].reshape(len(candidates), n_bands, band_width).all(axis=2)
             ).any(axis=1)
@@ -671,15 +783,12 @@ def _near_duplicates(
                     dup_of.append(candidates[best])
                     dup_sim.append(float(scores[best]))
                     continue
-        for g in row_gids:
-            inserted.setdefault(g, []).append(i)
+        for k, g in row_gids:
+            link[i * n_bands + k] = head[g]
+            head[g] = i
     rows_idx = np.asarray(dup_rows, dtype=np.int64)
     of_idx = np.asarray(dup_of, dtype=np.int64)
     return cand_rows[rows_idx], cand_rows[of_idx], np.asarray(dup_sim, dtype=np.float64)
-
-
-def _empty_result() -> pa.Table:
-    return DEDUP_SCHEMA.empty_table()
 
 
 def deduplicate(
@@ -688,6 +797,16 @@ def deduplicate(
     *,
     spill_dir: str | os.PathLike[str] | None = None,
 ) -> pa.Table:
+    """``deduplicate_batches``, read into one table."""
+    return deduplicate_batches(rows, config, spill_dir=spill_dir).read_all()
+
+
+def deduplicate_batches(
+    rows: Rows,
+    config: DedupConfig,
+    *,
+    spill_dir: str | os.PathLike[str] | None = None,
+) -> pa.RecordBatchReader:
     """Mark duplicates in ``rows`` (id, normalized_text, text_hash[, keep_rank]).
 
     ``rows`` is an Arrow table, any iterable of record batches (read once, batch by
@@ -695,56 +814,92 @@ def deduplicate(
     Rows signed before (``sign_rows``) come as (id, text_hash, n_words, signature
     [, keep_rank]) instead of their text: the verdicts are the same, without the signing.
     Without ``keep_rank`` the rows are in keep order. The result has one row per input
-    row, in input order. Signatures wait in a temporary file in ``spill_dir`` (the
-    system's temporary folder by default).
+    row, in input order, as a stream of record batches (DEDUP_SCHEMA): every verdict is
+    made before this returns, and the rows' ids and text hashes are read back from a
+    temporary file as the stream is read. Temporary files go to ``spill_dir`` (the
+    system's temporary folder by default); they have no name, so nothing is left behind.
     """
     bands = bands_of(config)
-    with (
-        tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-") as spill,
-        tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-bands-") as band_spill,
-    ):
-        scan, n = _scan(rows, config, bands, spill, band_spill)
-        if n == 0:
-            return _empty_result()
-        spill.flush()
-        band_spill.flush()
-        order = (
-            np.arange(n, dtype=np.int64)
-            if scan.keep_rank is None
-            else np.argsort(scan.keep_rank, kind="stable")
-        )
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n, dtype=np.int64)
-        text_hash = pa.chunked_array(scan.text_hashes, type=pa.string())
-        first = _first_of_hash(order, scan.hash_codes, text_hash)
-        is_first = first == np.arange(n)
-        near_rows, near_of, near_sim = _near_duplicates(
-            scan, is_first & (scan.n_words > 0), rank, bands, config
-        )
-
+    keys = _KeyFile(spill_dir)
+    try:
+        with (
+            tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-") as spill,
+            tempfile.TemporaryFile(dir=spill_dir, prefix="synthlake-dedup-bands-") as band_spill,
+        ):
+            scan, n = _scan(rows, config, bands, spill, band_spill, keys)
+            if n == 0:
+                keys.close()
+                return pa.RecordBatchReader.from_batches(DEDUP_SCHEMA, [])
+            spill.flush()
+            band_spill.flush()
+            order = (
+                np.arange(n, dtype=np.int64)
+                if scan.keep_rank is None
+                else np.argsort(scan.keep_rank, kind="stable")
+            )
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n, dtype=np.int64)
+            first = _first_of_hash(order, scan.hash_codes, keys.column("text_hash"))
+            del order
+            scan.hash_codes = np.zeros(0, dtype=np.uint64)  # not needed again: 6 MB at 760k
+            is_first = first == np.arange(n)
+            near_rows, near_of, near_sim = _near_duplicates(
+                scan, is_first & (scan.n_words > 0), rank, bands, config
+            )
+            del rank
+    except BaseException:
+        keys.close()
+        raise
     reason = np.where(is_first, 0, _EXACT).astype(np.int8)
     reason[near_rows] = _NEAR
     kept_row = np.arange(n, dtype=np.int64)  # the kept row each row points at
     kept_row[near_rows] = near_of
     kept_row = kept_row[first]  # an exact copy of a near duplicate points at the kept row
+    del first
     similarity = np.where(is_first, np.nan, 1.0)
     similarity[near_rows] = near_sim
-    kept = reason == 0
-    ids = pa.chunked_array(scan.ids, type=pa.string())
-    out = pa.table(
-        {
-            "id": ids,
-            "text_hash": text_hash,
-            "n_words": pa.array(scan.n_words, type=pa.int64()),
-            "is_kept": pa.array(kept),
-            "drop_reason": pc.take(
-                pa.array(DROP_REASONS), pa.array(reason - 1, type=pa.int8(), mask=kept)
-            ),
-            "duplicate_of": ids.take(pa.array(kept_row, mask=kept)),
-            "similarity": pa.array(similarity, mask=kept),
-        },
-        schema=DEDUP_SCHEMA,
-    )
     counts = {r: int((reason == code).sum()) for code, r in enumerate(DROP_REASONS, start=1)}
-    log.info("dedup: read %d, kept %d, dropped %s", n, int(kept.sum()), counts)
-    return out
+    log.info("dedup: read %d, kept %d, dropped %s", n, int((reason == 0).sum()), counts)
+    verdicts = _Verdicts(scan.n_words, reason, kept_row, similarity)
+    return pa.RecordBatchReader.from_batches(DEDUP_SCHEMA, _result_batches(keys, verdicts))
+
+
+@dataclass(frozen=True, slots=True)
+class _Verdicts:
+    """Per row, in read order: what the result says besides the row's id and text hash."""
+
+    n_words: np.ndarray
+    reason: np.ndarray  # 0 kept, else the code of its DROP_REASONS entry
+    kept_row: np.ndarray  # read position of the kept row it duplicates (itself if kept)
+    similarity: np.ndarray
+
+
+def _result_batches(keys: _KeyFile, verdicts: _Verdicts) -> Iterator[pa.RecordBatch]:
+    """The result, one batch per batch of the keys' file; closes the file at the end."""
+    try:
+        dropped = verdicts.reason != 0
+        targets = np.unique(verdicts.kept_row[dropped])  # rows some other row duplicates
+        target_ids = keys.take("id", targets)
+        start = 0
+        for batch in keys.batches():
+            rows = slice(start, start + batch.num_rows)
+            start += batch.num_rows
+            kept = ~dropped[rows]
+            target = np.searchsorted(targets, verdicts.kept_row[rows])
+            yield pa.record_batch(
+                [
+                    batch.column(0),
+                    batch.column(1),
+                    pa.array(verdicts.n_words[rows], type=pa.int64()),
+                    pa.array(kept),
+                    pc.take(
+                        pa.array(DROP_REASONS),
+                        pa.array(verdicts.reason[rows] - 1, type=pa.int8(), mask=kept),
+                    ),
+                    target_ids.take(pa.array(np.where(kept, 0, target), mask=kept)),
+                    pa.array(verdicts.similarity[rows], mask=kept),
+                ],
+                schema=DEDUP_SCHEMA,
+            )
+    finally:
+        keys.close()

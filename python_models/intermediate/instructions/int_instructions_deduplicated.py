@@ -4,11 +4,13 @@ Thin dbt Python model (it reads refs and returns Arrow): the logic is
 ``synthlake.instructions.dedup``. The rows come with the signatures
 ``int_instructions_minhash`` stored (signed once per text, not on every build), so no text
 comes over to Python; ``keep_rank`` says the keep order, and the signatures wait in an
-unnamed temporary file in the lake folder. A row without its signature (a settings change
-between the two models) stops the build with its id, never leaves the row out.
+unnamed temporary file in the lake folder. The result is a stream of record batches
+(dbt-duckdb registers it and creates the table from it), never whole in memory. A row
+without its signature (a settings change between the two models) stops the build with
+its id, never leaves the row out.
 """
 
-from synthlake.instructions.dedup import DedupConfig, deduplicate, minhash_config
+from synthlake.instructions.dedup import DedupConfig, deduplicate_batches, minhash_config
 from synthlake.settings import load_settings
 
 
@@ -27,4 +29,4 @@ def model(dbt, session):
         .join(signed, "id = signed_id and text_hash = signed_hash", how="left")
         .project("id, text_hash, keep_rank, n_words, signature")
     )
-    return deduplicate(rows, config, spill_dir=settings.lake_path)
+    return deduplicate_batches(rows, config, spill_dir=settings.lake_path)

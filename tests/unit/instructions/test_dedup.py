@@ -14,6 +14,7 @@ from synthlake.instructions.dedup import (
     DedupConfig,
     bands_of,
     deduplicate,
+    deduplicate_batches,
     minhash_config,
     permutations,
     shingle_hashes,
@@ -80,7 +81,8 @@ def test_the_permutations_are_datasketchs(seed: int, num_perm: int) -> None:
 
 def test_a_dedup_run_imports_neither_datasketch_nor_scipy() -> None:
     """The step's memory: datasketch's package imports scipy (60 MB of RSS), for parameters
-    this module computes itself."""
+    this module computes itself; ``synthlake``'s own settings (pydantic, 22 MB) are not
+    needed either."""
     code = (
         "import sys, pyarrow as pa\n"
         "from synthlake.instructions.dedup import DedupConfig, deduplicate\n"
@@ -89,7 +91,8 @@ def test_a_dedup_run_imports_neither_datasketch_nor_scipy() -> None:
         "              'text_hash': texts})\n"
         "kept = deduplicate(t, DedupConfig()).column('is_kept').to_pylist()\n"
         "print(kept, sorted(m for m in sys.modules if m.split('.')[0] in\n"
-        "                   ('datasketch', 'scipy')))\n"
+        "                   ('datasketch', 'scipy', 'pydantic')\n"
+        "              or m == 'synthlake.settings'))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -331,3 +334,43 @@ def test_a_text_hash_code_collision_does_not_merge_two_texts() -> None:
     codes = np.zeros(5, dtype=np.uint64)  # one 64-bit code for all: a collision
     first = _first_of_hash(np.arange(5), codes, hashes)
     assert first.tolist() == [0, 1, 0, 3, 1]
+
+
+def test_the_result_streams_in_the_batches_read_and_leaves_no_file(tmp_path) -> None:
+    """What the dbt model returns: one result batch per batch read, equal to the table
+    ``deduplicate`` gives; the temporary files (signatures, bands, ids) have no name."""
+    texts = _corpus(300, seed=11)
+    config = DedupConfig(batch_rows=64)
+    reader = deduplicate_batches(table(texts), config, spill_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # unnamed, even while the stream is open
+    batches = list(reader)
+    assert [b.num_rows for b in batches] == [64, 64, 64, 64, 44]
+    streamed = pa.Table.from_batches(batches)
+    assert streamed.equals(deduplicate(table(texts), config))
+    assert [
+        (r["drop_reason"], r["duplicate_of"], r["similarity"]) for r in streamed.to_pylist()
+    ] == (_datasketch_verdicts(texts, config))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_stream_has_the_schema() -> None:
+    reader = deduplicate_batches(table([]), DedupConfig())
+    assert reader.schema == deduplicate(table([]), DedupConfig()).schema
+    assert reader.read_all().num_rows == 0
+
+
+def test_ids_and_text_hashes_read_back_from_their_file_in_any_order(tmp_path) -> None:
+    """The exact-duplicate check and the result's duplicate_of read rows back by position."""
+    from synthlake.instructions.dedup import _KeyFile
+
+    keys = _KeyFile(tmp_path)
+    ids = [f"id{i}" for i in range(23)]
+    for lo in range(0, 23, 5):
+        part = pa.array(ids[lo : lo + 5])
+        keys.append(part, pa.array([f"h{i}" for i in range(lo, min(lo + 5, 23))]))
+    positions = np.array([22, 0, 7, 7, 13, 4, 5])
+    assert keys.take("id", positions).to_pylist() == [ids[p] for p in positions]
+    assert keys.column("text_hash").take(np.array([3, 21])).to_pylist() == ["h3", "h21"]
+    assert keys.take("id", np.array([], dtype=np.int64)).to_pylist() == []
+    assert [b.num_rows for b in keys.batches()] == [5, 5, 5, 5, 3]
+    keys.close()
