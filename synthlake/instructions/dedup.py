@@ -48,7 +48,7 @@ does this module):
 What a run holds, measured at 760k rows (``bench/peers/dedup.py``; bench/README.md has
 the figures): the interpreter with numpy, pyarrow and DuckDB, DuckDB's reading of the
 input, one batch's words and signing (``chunk_shingles`` bounds the blocks: 2^16 shingles
-took 10% more CPU than 2^18 and 30 MB less memory), and the per-row arrays above.
+took about 10 MB less than 2^18, at the same speed), and the per-row arrays above.
 """
 
 from __future__ import annotations
