@@ -114,3 +114,56 @@ def test_prose_drops_code_urls_and_numbers() -> None:
         "now,",
         "times",
     ]
+
+
+def _mixed_texts(n: int, seed: int) -> list[str]:
+    """Texts built from pieces of every span kind, prose and odd characters, so that some
+    hold a kind's literal without a match and some hold neither."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = [
+        "plain words here",
+        "Perché è così?",
+        "mail me at ana.rossi+x@example.it today",
+        "an @ alone, a dangling ://, www without dot",
+        "see https://example.org/a?b=1 or www.python.org.",
+        "Dear {name}, {{ total }} at 50% of <b>it</b>, %5.2f and ${VAR}",
+        "a { lone brace and < and %",
+        "`inline` and ``double `tick` code`` and a lone `",
+        "```py\nx = 1\n```",
+        "~~~\nunclosed fence",
+        "12:30, 3.5e3, -4, 1,000.5",
+        "1. first\n2) second",
+        "token ⟦3⟧ shape and a lone ⟦",
+        "١٢٣ Ⅷ ² ß 漢字 Ж 😀",
+    ]
+    return ["\n".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(n)]
+
+
+def test_skipping_a_kind_whose_text_is_absent_finds_the_same_spans(monkeypatch) -> None:
+    from synthlake.instructions import protect as module
+
+    texts = _mixed_texts(400, seed=3)
+    fast = [protect(t) for t in texts]
+    monkeypatch.setattr(module, "_NEEDS", {})  # every pattern searched in every text
+    slow = [protect(t) for t in texts]
+    assert [(p.masked, p.spans, p.kinds) for p in fast] == [
+        (p.masked, p.spans, p.kinds) for p in slow
+    ]
+    assert sum(len(p.spans) for p in fast) > 400  # the corpus does hold spans
+
+
+def test_letters_counts_what_the_letter_class_matches() -> None:
+    import random
+    import re
+
+    from synthlake.instructions.protect import letters
+
+    letter = re.compile(r"[^\W\d_]")
+    rng = random.Random(5)
+    alphabet = "aZé9_ -\n\t.,ß漢字١٢٣Ⅷ²\u0301\u200bЖ😀ʼ⟦"
+    texts = ["", "123", "abc"] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(3000)
+    ]
+    assert [letters(t) for t in texts] == [len(letter.findall(t)) for t in texts]
