@@ -38,11 +38,18 @@ mongo-server-env: $(MONGO_STAMP)
 run: install
 	SYNTHLAKE_CONFIG=$${SYNTHLAKE_CONFIG:-data/sample/synthlake.toml} $(BIN)/synthlake run
 
+# Two pytest-xdist workers by default: in one process the suite kept about one of this
+# machine's 2 cores busy (it waits on servers and subprocesses). Work goes out a module at
+# a time, the e2e modules of the shared sample run together (tests/fixtures/
+# xdist_schedule.py). TEST_WORKERS=0 runs it in one process; a worker running the
+# pipeline takes up to ~3 GB.
+TEST_WORKERS ?= 2
+
 test: install mongo-server-env
-	$(BIN)/pytest -q --durations=30
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=30
 
 test-fast: install
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check setup.py synthlake ingest export train python_models tests bench

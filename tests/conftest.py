@@ -16,11 +16,22 @@ SAMPLE = REPO / "data" / "sample"
 SECRET_ENV = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MONGODB_URI")
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (make test: pytest -n 2)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - xdist's
+    from tests.fixtures.xdist_schedule import ModuleScheduling
+
+    return ModuleScheduling(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def model_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One model cache (SYNTHLAKE_MODEL_CACHE) for every lake of the session, set before any
-    fixture runs: SmolLM2 is dequantized once, and never into the machine's real ~/.cache."""
-    path = tmp_path_factory.mktemp("model-cache")
+    fixture runs: SmolLM2 is dequantized once, and never into the machine's real ~/.cache.
+    The workers of ``pytest -n`` share it too (the folder above their own temporary ones):
+    the cache's lock lets two processes load into one cache (test_local_shared_cache)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "model-cache"
+    path.mkdir(exist_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SYNTHLAKE_MODEL_CACHE", str(path))
         yield path
