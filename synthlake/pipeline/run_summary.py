@@ -51,15 +51,19 @@ def slowest_models(target_dir: Path, top: int = SLOWEST_MODELS) -> list[dict[str
     except (OSError, ValueError):
         return []
     models = [
+        r for r in results.get("results", []) if str(r.get("unique_id", "")).startswith("model.")
+    ]
+    # rank on dbt's own figure: ranking on the rounded one would tie two models a few
+    # milliseconds apart and list them in build order
+    models.sort(key=lambda r: -float(r.get("execution_time") or 0.0))
+    return [
         {
             "model": r["unique_id"].split(".", 2)[-1],
             "seconds": round(float(r.get("execution_time") or 0.0), 2),
             "status": r.get("status"),
         }
-        for r in results.get("results", [])
-        if str(r.get("unique_id", "")).startswith("model.")
+        for r in models[:top]
     ]
-    return sorted(models, key=lambda m: -m["seconds"])[:top]
 
 
 @dataclass(slots=True)

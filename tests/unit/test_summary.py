@@ -155,3 +155,29 @@ def test_each_stage_records_its_seconds_and_the_peak_memory_after_it(
     assert set(saved["peak_rss_mb"]["dbt build"]) == {"self", "children"}
     text = "\n".join(printed(summary, capsys))
     assert "time: ingest 1.2 s, dbt build 1 min 15 s; peak RSS" in text
+
+
+def test_models_milliseconds_apart_keep_dbts_order(tmp_path: Path) -> None:
+    # both round to 2.80 s; the slower one is listed second by dbt (build order)
+    (tmp_path / "run_results.json").write_text(
+        json.dumps(
+            {
+                "results": [
+                    {
+                        "unique_id": "model.synthlake.int_news_article_embeddings",
+                        "execution_time": 2.8012,
+                    },
+                    {
+                        "unique_id": "model.synthlake.int_instructions_language_checked",
+                        "execution_time": 2.8031,
+                    },
+                ]
+            }
+        )
+    )
+    top = slowest_models(tmp_path)
+    assert [m["model"] for m in top] == [
+        "int_instructions_language_checked",
+        "int_news_article_embeddings",
+    ]
+    assert [m["seconds"] for m in top] == [2.8, 2.8]
