@@ -14,10 +14,20 @@ import hashlib
 from collections.abc import Iterable
 
 
+def _rank(seed: int, row_id: str) -> str:
+    return hashlib.sha256(f"{seed}:{row_id}".encode()).hexdigest()
+
+
 def seeded_selection(ids: Iterable[str], size: int | None, *, seed: int) -> list[str]:
     """At most ``size`` of ``ids`` (all when ``size`` is None), sorted."""
     unique = sorted(set(ids))
     if size is None or size >= len(unique):
         return unique
-    rank = {i: hashlib.sha256(f"{seed}:{i}".encode()).hexdigest() for i in unique}
-    return sorted(sorted(unique, key=rank.__getitem__)[:size])
+    return sorted(seeded_order(unique, seed=seed)[:size])
+
+
+def seeded_order(ids: Iterable[str], *, seed: int) -> list[str]:
+    """Every distinct id, in the order ``seeded_selection`` takes them: its first ``size``
+    are the selection. Walking it lets a caller select among the ids that pass a check it
+    makes as it goes (translation sources: language-checked only as far as needed)."""
+    return sorted(set(ids), key=lambda i: _rank(seed, i))

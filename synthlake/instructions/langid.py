@@ -23,22 +23,32 @@ sharp question.
 
 lingua holds the GIL for the whole of each parallel call (its threads are Rust's; checked
 with a Python thread counting beside a call on 6,000 texts: it ran at 0.4% of its usual
-rate), so the other Python models of a dbt build wait while a batch is detected. The two
-cores are busy with lingua's own threads meanwhile; a separate process would only give
-the others the part of the check spent in Python (``prose``, about a third of it).
+rate). In the dbt build's process that stalled every other Python model for the ~25
+minutes of a 760k-row check, the LLM stages' clients with them: a rate-limited translation
+could not send while the check ran beside it. So large batches (``WORKER_MIN_TEXTS``
+distinct texts or more) are detected in one child process that holds the detector
+(``_Worker``), and the build's threads go on while it works; small ones (a test, a
+translation's verification) stay in process, where the child's start (~1 s plus the
+detector's ~5 s) would cost more than the detection. Both paths call the same
+``_confidences``, so a verdict does not depend on where it was computed.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import pickle
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthlake.errors import SettingsError
+from synthlake.errors import SettingsError, SynthlakeError
 from synthlake.instructions.protect import letters, prose
 
 log = logging.getLogger(__name__)
@@ -47,6 +57,7 @@ CONFIDENT = 0.5  # relative confidence above which a detection is reported
 LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
 MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
 BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once
+WORKER_MIN_TEXTS = 2_000  # distinct texts from which a batch goes to the child process
 
 LANGID_SCHEMA = pa.schema(
     [
@@ -100,6 +111,85 @@ def _detector(codes: tuple[str, ...]):  # noqa: ANN202 - lingua's type
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 
+def _confidences(codes: tuple[str, ...], texts: list[str]) -> list[dict[str, float]]:
+    """Every candidate language's relative confidence, per text (in process or the child)."""
+    values = _detector(codes).compute_language_confidence_values_in_parallel(texts)
+    return [
+        {c.language.iso_code_639_1.name.lower(): round(float(c.value), 4) for c in confidences}
+        for confidences in values
+    ]
+
+
+class _Worker:
+    """One child Python (``python -m synthlake.instructions.langid``) that runs
+    ``_confidences`` on what it reads from its stdin and answers on its stdout, as pickles.
+
+    A plain subprocess rather than ``multiprocessing``: its "spawn" start re-runs the
+    parent's main script, which a script without a ``__main__`` guard (a notebook cell, a
+    bench) does not survive. One request at a time; a child that dies is started again at
+    the next batch. When the parent dies, the child reads EOF and exits."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+
+    def run(self, codes: tuple[str, ...], texts: list[str]) -> list[dict[str, float]]:
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                )
+            proc = self._proc
+            try:
+                pickle.dump((codes, texts), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                proc.stdin.flush()
+                ok, answer = pickle.load(proc.stdout)
+            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                proc.kill()
+                code = proc.wait()
+                self._proc = None
+                how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+                raise SynthlakeError(
+                    f"language ID: the child process detecting {len(texts)} texts died "
+                    f"({how}: {exc!r}); nothing of this batch was stored: run "
+                    f"again to check it (killed for memory? lower BATCH_ROWS, now {BATCH_ROWS})"
+                ) from exc
+        if not ok:
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.stdin.close()  # EOF: the child exits
+                try:
+                    self._proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+            self._proc = None
+
+
+_WORKER = _Worker()
+atexit.register(_WORKER.close)
+
+
+def _serve() -> None:
+    """The child's loop: (codes, texts) in, (ok, confidences or the exception) out."""
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+    while True:
+        try:
+            codes, texts = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer = (True, _confidences(codes, texts))
+        except Exception as exc:  # noqa: BLE001 - sent back and raised in the parent
+            answer = (False, exc)
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
 class LanguageIdentifier:
     """Detect languages among a fixed set; texts under ``min_letters`` get None."""
 
@@ -128,14 +218,12 @@ class LanguageIdentifier:
         distinct = [t for t in dict.fromkeys(cleaned) if letters(t) >= self.min_letters]
         if not distinct:
             return [Detection(None, None)] * len(texts)
-        detector = _detector(self.codes)
-        values = detector.compute_language_confidence_values_in_parallel(distinct)
+        if len(distinct) >= WORKER_MIN_TEXTS:
+            values = _WORKER.run(self.codes, distinct)
+        else:
+            values = _confidences(self.codes, distinct)
         found: dict[str, Detection] = {}
-        for text, confidences in zip(distinct, values, strict=True):
-            scores = {
-                c.language.iso_code_639_1.name.lower(): round(float(c.value), 4)
-                for c in confidences
-            }
+        for text, scores in zip(distinct, values, strict=True):
             if not scores or max(scores.values()) <= 0:
                 continue
             top = max(scores, key=scores.__getitem__)
@@ -212,3 +300,7 @@ def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Tab
         },
         schema=LANGID_SCHEMA,
     )
+
+
+if __name__ == "__main__":
+    _serve()

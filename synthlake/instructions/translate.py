@@ -36,7 +36,7 @@ import hashlib
 import logging
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthlake.instructions.langid import LanguageIdentifier
+from synthlake.instructions.langid import BATCH_ROWS, LanguageIdentifier, check_languages
 from synthlake.instructions.protect import (
     TOKEN,
     Layout,
@@ -59,7 +59,7 @@ from synthlake.instructions.protect import (
 from synthlake.lake import Lake, short_id
 from synthlake.llm.types import left_for_next_run
 from synthlake.llm.unfinished import record_unfinished
-from synthlake.sampling import seeded_selection
+from synthlake.sampling import seeded_order, seeded_selection
 
 if TYPE_CHECKING:
     from synthlake.settings import Settings
@@ -269,6 +269,40 @@ def translation_sources(ids: Iterable[str], config: TranslateConfig) -> list[str
     texts of these rows only (at 760k rows, all the texts as Python objects took ~4 GB
     for the 2,000 rows a run translated)."""
     return seeded_selection(ids, config.max_rows, seed=config.seed)
+
+
+def checked_translation_sources(
+    kept_ids: Iterable[str],
+    read_rows: Callable[[list[str]], pa.Table | pa.RecordBatchReader],
+    identifier: LanguageIdentifier,
+    config: TranslateConfig,
+) -> list[str]:
+    """``translation_sources`` among the kept (not duplicate) rows written in the language
+    of their label, language-checked only as far as the selection needs.
+
+    ``int_instructions_checked.is_translation_source`` says the same of every row, but it
+    waits for the check of all of them (~25 min at 760k rows on 2 cores), and the
+    translation's LLM calls, bounded by the provider's rate limit, waited with it. The
+    selection takes the first ``max_rows`` of ``seeded_order``: so the rows are read
+    (``read_rows``: id, language, turns) and checked in that order, a little more than is
+    still missing at a time, until ``max_rows`` pass. Same ``check_languages``, same
+    identifier (the language check model's languages), so the same verdicts and the same
+    rows as the full table's. Without ``max_rows`` every kept row is checked here too: the
+    check is then small beside translating them all.
+    """
+    order = seeded_order(kept_ids, seed=config.seed)
+    wanted = len(order) if config.max_rows is None else config.max_rows
+    chosen: list[str] = []
+    start = 0
+    while start < len(order) and len(chosen) < wanted:
+        missing = wanted - len(chosen)
+        chunk = order[start : start + min(BATCH_ROWS, missing + missing // 10 + 16)]
+        start += len(chunk)
+        verdicts = check_languages(read_rows(chunk), identifier)
+        ok = pc.filter(verdicts.column("id"), pc.invert(verdicts.column("language_mismatch")))
+        passing = set(ok.to_pylist())
+        chosen.extend(i for i in chunk if i in passing)
+    return sorted(chosen[:wanted])
 
 
 def plan_jobs(

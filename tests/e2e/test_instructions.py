@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from synthlake.sampling import seeded_selection
+from synthlake.settings import Settings
 from tests.e2e.conftest import SAMPLE_CONFIG, SampleRun, cli, rows, uncached_llm_calls
 from tests.fixtures.llm_servers import OpenAICompatServer
 from tests.integration.hf.fake_translator import wrong_language
@@ -29,6 +31,9 @@ pytestmark = pytest.mark.slow
 
 TARGETS = {"it", "fr", "es", "de"}
 SAMPLE_TRANSLATE_ROWS = tomllib.loads(SAMPLE_CONFIG.read_text())["translate_max_rows"]
+SEED = tomllib.loads(SAMPLE_CONFIG.read_text()).get(
+    "translate_seed", Settings.model_fields["translate_seed"].default
+)
 SELECT = ["build", "--select", "+int_instructions_translated"]
 FENCE = re.compile(r"```.*?```", re.DOTALL)
 
@@ -77,8 +82,14 @@ def test_every_target_language_gets_translations_never_mislabelled(lake: Path) -
     sources = rows(
         lake, "select count(*) from int_instructions_checked where is_translation_source"
     )[0][0]
-    # the sample profile translates a fixed selection of rows, one language each
+    # the sample profile translates a fixed selection of rows, one language each: the
+    # seeded selection among the full check's translation sources (the model checked the
+    # languages of the rows it needed itself)
     assert sum(n for _, _, n in got) == min(sources, SAMPLE_TRANSLATE_ROWS)
+    source_ids = rows(lake, "select id from int_instructions_checked where is_translation_source")
+    translated = rows(lake, "select distinct id from int_instructions_translated order by id")
+    expected = seeded_selection([i for (i,) in source_ids], SAMPLE_TRANSLATE_ROWS, seed=SEED)
+    assert [i for (i,) in translated] == expected
     outcome = {(language, status): n for language, status, n in got}
     print("\nSmolLM2-135M translation outcome on the sample:", json.dumps(sorted(outcome.items())))
     # verified rows carry their language and passed every check; the rest never do

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from synthlake.sampling import seeded_selection
+from synthlake.sampling import seeded_order, seeded_selection
 
 IDS = [f"row-{i:03d}" for i in range(200)]
 
@@ -34,3 +34,15 @@ def test_size_and_seed_matter(size: int) -> None:
     assert len(seeded_selection(IDS, size, seed=1)) == size
     if size:
         assert seeded_selection(IDS, 10, seed=1) != seeded_selection(IDS, 10, seed=2)
+
+
+def test_the_first_ids_of_the_seeded_order_are_the_selection() -> None:
+    order = seeded_order(IDS + IDS[:7], seed=4)
+    assert sorted(order) == sorted(IDS)  # each id once
+    for size in (1, 20, 199):
+        assert sorted(order[:size]) == seeded_selection(IDS, size, seed=4)
+    # selecting among the ids that pass a check, walking the order, is selecting among
+    # the passing ids
+    passing = [i for i in IDS if int(i[-3:]) % 3]
+    walked = [i for i in order if i in set(passing)][:25]
+    assert sorted(walked) == seeded_selection(passing, 25, seed=4)

@@ -2,17 +2,22 @@
 translation, or the quarantined attempt with its reasons, or why it is untranslatable.
 
 Incremental: pairs already stored are not planned again, so a rebuild sends nothing to
-the LLM. Thin dbt Python model (it reads refs and returns Arrow): the logic
-is ``synthlake.instructions.translate``.
+the LLM. The rows to translate are the kept rows (int_instructions_deduplicated) written
+in their label's language, which is what int_instructions_checked.is_translation_source
+says, but checked here only as far as the seeded selection needs: the model does not wait
+for the full language check, and dbt runs its rate-limited LLM calls beside it. Thin dbt
+Python model (it reads refs and returns Arrow): the logic is
+``synthlake.instructions.translate``.
 """
 
 import pyarrow as pa
 
+from synthlake.instructions.langid import LanguageIdentifier
 from synthlake.instructions.translate import (
     SOURCE_COLUMNS,
     TranslateConfig,
+    checked_translation_sources,
     translate_rows,
-    translation_sources,
 )
 from synthlake.settings import load_settings
 
@@ -20,12 +25,24 @@ from synthlake.settings import load_settings
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="translation_id", tags=["llm_stage"])
     settings = load_settings()
-    sources = dbt.ref("int_instructions_checked").filter("is_translation_source")
-    # The ids first, then the texts of the chosen rows only (max_rows of 700k+ sources).
-    ids = [row[0] for row in sources.project("id").fetchall()]
-    chosen = translation_sources(ids, TranslateConfig.from_settings(settings))
-    picked = session.from_arrow(pa.table({"chosen_id": pa.array(chosen, pa.string())}))
-    rows = sources.join(picked, "id = chosen_id").project(SOURCE_COLUMNS).to_arrow_table()
+    instructions = dbt.ref("stg_hf__instructions")
+    kept = dbt.ref("int_instructions_deduplicated").filter("is_kept")
+    # the language check model's languages: the settings' plus every label
+    labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
+    identifier = LanguageIdentifier.from_settings(settings, extra=labels)
+
+    def rows_of(ids, columns):
+        picked = session.from_arrow(pa.table({"chosen_id": pa.array(ids, pa.string())}))
+        return instructions.join(picked, "id = chosen_id").project(columns).to_arrow_table()
+
+    # The ids first, then the texts of the rows checked or chosen only (of 700k+ rows).
+    chosen = checked_translation_sources(
+        [row[0] for row in kept.project("id").fetchall()],
+        lambda ids: rows_of(ids, "id, language, turns"),
+        identifier,
+        TranslateConfig.from_settings(settings),
+    )
+    rows = rows_of(chosen, SOURCE_COLUMNS)
     seed = dbt.ref("target_languages").project("language_code").to_arrow_table()
     languages = seed.column("language_code").to_pylist()
     done = []

@@ -213,7 +213,15 @@ def test_pairs_already_done_cost_no_call(tmp_path: Path, server: OpenAICompatSer
 
 # --- the dbt models on the bundled sample -------------------------------------------------
 # This domain's models and their parents only (the news models would load the local LLM).
-BUILD = ["build", "--select", "+int_instructions_translated", "--indirect-selection", "cautious"]
+# The translation does not wait for the full language check (int_instructions_checked).
+BUILD = [
+    "build",
+    "--select",
+    "+int_instructions_translated",
+    "+int_instructions_checked",
+    "--indirect-selection",
+    "cautious",
+]
 
 
 def query(lake: Lake, sql: str) -> list[tuple]:
@@ -270,6 +278,12 @@ def test_dbt_build_dedups_checks_language_translates_once(
         lake, "select count(*) from int_instructions_checked where is_translation_source"
     )
     assert query(lake, "select count(*) from int_instructions_translated") == sources
+    # the rows the model checked itself are the full check's translation sources
+    assert query(lake, "select distinct id from int_instructions_translated order by id") == (
+        query(
+            lake, "select id from int_instructions_checked where is_translation_source order by id"
+        )
+    )
     # code blocks come back byte-identical
     fences = re.compile(r"```.*?```", re.DOTALL)
     pairs = query(

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pyarrow as pa
 import pytest
 
+from synthlake.errors import SettingsError, SynthlakeError
+from synthlake.instructions import langid
 from synthlake.instructions.langid import LanguageIdentifier, check_languages
 
 LANGS = ["en", "it", "fr", "es", "de", "pt", "nl", "ro", "ca", "pl", "sv"]
@@ -165,3 +171,58 @@ def test_memory_holds_one_batch_of_detections_not_the_whole_table(
     one_batch = _traced_peak(lambda: check_languages(small, identifier, batch_rows=200))
     ten_batches = _traced_peak(lambda: check_languages(large, identifier, batch_rows=200))
     assert ten_batches < 2.5 * one_batch, (one_batch, ten_batches)
+
+
+MIXED = [
+    "The council meeting was moved to Thursday because too few members came on Monday.",
+    "La riunione del consiglio è stata spostata a giovedì perché lunedì mancava il numero legale.",
+    "La réunion du conseil a été déplacée à jeudi faute de quorum lundi dernier.",
+    "1. Peru\n2. Portugal\n3. Poland\n4. Pakistan",
+    "Short one",
+    "Die Sitzung des Rates wurde auf Donnerstag verschoben, weil am Montag zu wenige kamen.",
+]
+
+
+def test_the_child_process_gives_the_verdicts_of_the_process_itself(
+    identifier: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"{text} ({word})" for text in MIXED for word in ("alpha", "beta", "gamma")]
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 10**9)
+    in_process = identifier.detect_many(texts)
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)
+    in_child = identifier.detect_many(texts)
+    assert in_child == in_process
+    assert {d.language for d in in_child} == {"en", "it", "fr", "de", None}
+    child = langid._WORKER._proc
+    assert child is not None and child.poll() is None and child.pid != os.getpid()
+
+
+def test_a_child_that_dies_mid_batch_is_named_and_replaced() -> None:
+    worker = langid._Worker()
+    # a real child that reads the start of the request, then exits without answering
+    worker._proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.buffer.read(1); sys.exit(3)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    codes = ("en", "it")
+    texts = ["The council meeting was moved to Thursday because too few came on Monday."]
+    with pytest.raises(SynthlakeError, match=r"detecting 1 texts died \(exit status 3"):
+        worker.run(codes, texts)
+    try:
+        # the next batch starts a new child (the real one) and is detected
+        [scores] = worker.run(codes, texts)
+        assert max(scores, key=scores.__getitem__) == "en"
+    finally:
+        worker.close()
+    assert worker._proc is None
+
+
+def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
+    worker = langid._Worker()
+    try:
+        with pytest.raises(SettingsError, match="'xx'"):
+            worker.run(("en", "xx"), ["The council meeting was moved to Thursday."])
+        assert worker._proc.poll() is None  # the child lives on for the next batch
+    finally:
+        worker.close()

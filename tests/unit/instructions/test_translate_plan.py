@@ -8,10 +8,12 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - pa.compute
 import pytest
 
+from synthlake.instructions.langid import LanguageIdentifier, check_languages
 from synthlake.instructions.translate import (
     TranslateConfig,
     _max_new_tokens,
     assign_languages,
+    checked_translation_sources,
     clean_answer,
     plan_jobs,
     row_texts,
@@ -195,3 +197,41 @@ def load_prompt_version() -> str:
     from synthlake.prompts import load_prompt
 
     return load_prompt(PROMPT_ID).version
+
+
+def test_checked_sources_are_the_selection_among_rows_that_pass_the_full_check() -> None:
+    english = "Explain in two sentences why the sky looks blue on a clear afternoon, number {i}."
+    italian = (
+        "Spiega in due frasi perché il cielo appare azzurro in un pomeriggio sereno, numero {i}."
+    )
+    rows = pa.Table.from_pylist(
+        [
+            {
+                "id": f"row{i:03d}",
+                "language": "en",
+                # every third row is Italian under an English label: not a translation source
+                "turns": [
+                    {"role": "user", "content": (italian if i % 3 == 0 else english).format(i=i)}
+                ],
+            }
+            for i in range(120)
+        ]
+    )
+    identifier = LanguageIdentifier(["en", "it", "fr"])
+    full = check_languages(rows, identifier)
+    passing = [r["id"] for r in full.to_pylist() if not r["language_mismatch"]]
+    assert len(passing) == 80
+    by_id = {r["id"]: r for r in rows.to_pylist()}
+    read: list[int] = []
+
+    def read_rows(ids: list[str]) -> pa.Table:
+        read.append(len(ids))
+        return pa.Table.from_pylist([by_id[i] for i in ids])
+
+    for max_rows in (1, 30, 79, 80, 200, None):
+        read.clear()
+        config = TranslateConfig(seed=9, max_rows=max_rows)
+        chosen = checked_translation_sources(list(by_id), read_rows, identifier, config)
+        assert chosen == translation_sources(passing, config)
+        if max_rows == 30:  # checked as far as needed, not all 120 rows
+            assert sum(read) < 120
