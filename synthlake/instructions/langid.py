@@ -145,18 +145,29 @@ class _Worker:
                 proc.stdin.flush()
                 ok, answer = pickle.load(proc.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
-                proc.kill()
-                code = proc.wait()
-                self._proc = None
+                code = self._discard()
                 how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
                 raise SynthlakeError(
                     f"language ID: the child process detecting {len(texts)} texts died "
                     f"({how}: {exc!r}); nothing of this batch was stored: run "
                     f"again to check it (killed for memory? lower BATCH_ROWS, now {BATCH_ROWS})"
                 ) from exc
+            except BaseException:
+                # interrupted (Ctrl-C, a cancelled task) between the request and its answer:
+                # the answer still coming would be read as the next batch's
+                self._discard()
+                raise
         if not ok:
             raise answer
         return answer
+
+    def _discard(self) -> int:
+        """Kill the child (the lock is held); its exit status."""
+        assert self._proc is not None
+        self._proc.kill()
+        code = self._proc.wait()
+        self._proc = None
+        return code
 
     def close(self) -> None:
         with self._lock:

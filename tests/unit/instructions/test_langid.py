@@ -226,3 +226,25 @@ def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
         assert worker._proc.poll() is None  # the child lives on for the next batch
     finally:
         worker.close()
+
+
+def test_an_interrupted_batch_does_not_leave_its_answer_for_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = langid._Worker()
+    texts = ["The council meeting was moved to Thursday because too few came on Monday."]
+    real_load = langid.pickle.load
+
+    def interrupted(stream):  # noqa: ANN001, ANN202 - pickle.load's signature
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(langid.pickle, "load", interrupted)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            worker.run(("en", "it"), texts)
+        assert worker._proc is None  # the child, with its answer pending, is gone
+        monkeypatch.setattr(langid.pickle, "load", real_load)
+        [scores] = worker.run(("en", "it"), ["Il consiglio comunale è stato rinviato a giovedì."])
+        assert max(scores, key=scores.__getitem__) == "it"
+    finally:
+        worker.close()
