@@ -42,7 +42,7 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -251,6 +251,7 @@ def check_languages(
     identifier: LanguageIdentifier,
     *,
     batch_rows: int = BATCH_ROWS,
+    on_batch: Callable[[pa.Table], None] | None = None,
 ) -> pa.Table:
     """Detect every turn's language and the row's; flag rows that disagree with the label.
 
@@ -258,13 +259,17 @@ def check_languages(
     ``content_hash`` (passed through): a table, or
     a stream of record batches (a relation's ``to_arrow_reader``), so that only one batch of
     texts is in memory as Python objects at a time; the result (no text) is small.
+    ``on_batch`` gets each batch's verdicts as soon as they are made (``CheckProgress``).
     """
     batches = rows.to_batches(max_chunksize=batch_rows) if isinstance(rows, pa.Table) else rows
     parts = []
     for batch in batches:
         # a reader's batches may be larger than batch_rows: cut them too
         for start in range(0, batch.num_rows, batch_rows):
-            parts.append(_check_batch(batch.slice(start, batch_rows), identifier))
+            part = _check_batch(batch.slice(start, batch_rows), identifier)
+            if on_batch is not None:
+                on_batch(part)
+            parts.append(part)
     result = pa.concat_tables(parts) if parts else LANGID_SCHEMA.empty_table()
     flagged = pc.sum(result.column("language_mismatch")).as_py() or 0
     log.info("langid: read %d, language_mismatch %d", result.num_rows, flagged)

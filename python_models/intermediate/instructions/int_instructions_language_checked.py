@@ -3,11 +3,17 @@ and whether it disagrees with the dataset's label.
 
 Incremental: only rows whose content, label or check config changed since they were
 checked are read and checked (a daily refresh of 1% changed rows checks 1% of the rows).
+Each batch's verdicts are also kept in the lake's cache until the table has them, so a
+build killed during the check resumes where it stopped (``langid_progress``).
 Thin dbt Python model (it reads refs and returns Arrow): the logic is
 ``synthlake.instructions.langid``.
 """
 
+import pyarrow as pa
+
 from synthlake.instructions.langid import BATCH_ROWS, LanguageIdentifier, check_languages
+from synthlake.instructions.langid_progress import CheckProgress
+from synthlake.lake import Lake
 from synthlake.settings import load_settings
 
 KEPT = ("content_hash", "langid_config")  # what says a stored verdict is still current
@@ -15,9 +21,10 @@ KEPT = ("content_hash", "langid_config")  # what says a stored verdict is still 
 
 def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="id", on_schema_change="append_new_columns")
+    settings = load_settings()
     instructions = dbt.ref("stg_hf__instructions")
     labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
-    identifier = LanguageIdentifier.from_settings(load_settings(), extra=labels)
+    identifier = LanguageIdentifier.from_settings(settings, extra=labels)
     todo = instructions.project("id, language, turns, content_hash")
     if dbt.is_incremental:
         columns = session.sql(f"select * from {dbt.this} limit 0").columns
@@ -32,5 +39,8 @@ def model(dbt, session):
                 "id = done_id and language = done_language and content_hash = done_hash",
                 how="anti",
             )
+    progress = CheckProgress(Lake.from_settings(settings).cache / "langid", identifier.config)
+    taken, todo = progress.take(session, todo)
     # streamed: at 760k rows the texts as one table, and their detections, cost gigabytes
-    return check_languages(todo.to_arrow_reader(BATCH_ROWS), identifier)
+    checked = check_languages(todo.to_arrow_reader(BATCH_ROWS), identifier, on_batch=progress.save)
+    return pa.concat_tables([taken, checked])

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 from synthlake.ingest.hf import HFSource, import_hf_file
 
+from synthlake.errors import DbtError
+from synthlake.instructions import langid
 from synthlake.lake import Lake
 from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings, load_settings
@@ -123,6 +126,8 @@ def test_a_table_from_before_the_incremental_model_is_checked_again_once(
     with duckdb.connect(str(lake.warehouse)) as con:
         con.execute("alter table int_instructions_language_checked drop column content_hash")
         con.execute("alter table int_instructions_language_checked drop column langid_config")
+    # nor any verdicts kept from an unfinished check (langid_progress): they would be taken
+    shutil.rmtree(lake.cache / "langid", ignore_errors=True)
 
     caplog.clear()
     run_dbt(BUILD, settings)
@@ -136,3 +141,47 @@ def test_a_table_from_before_the_incremental_model_is_checked_again_once(
     caplog.clear()
     run_dbt(BUILD, settings)
     assert checked_counts(caplog) == [0]
+
+
+def test_a_build_that_dies_mid_check_resumes_from_its_stored_batches(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    day_one: tuple[Settings, Lake],
+) -> None:
+    settings, lake = day_one
+    source = HFSource("teknium/openhermes", "r2")
+    import_hf_file(
+        write_alpaca(tmp_path / "day2.json", [*ENGLISH, ITALIAN_ANSWER]), lake, source, run_id="r2"
+    )
+    monkeypatch.setattr(langid, "BATCH_ROWS", 2)  # the model reads it at each build
+    real_check = langid._check_batch
+    batches: list[int] = []
+
+    def dies_at_the_second_batch(rows, identifier):  # noqa: ANN001, ANN202
+        batches.append(rows.num_rows)
+        if len(batches) == 2:
+            raise RuntimeError("the machine went away")
+        return real_check(rows, identifier)
+
+    monkeypatch.setattr(langid, "_check_batch", dies_at_the_second_batch)
+    with pytest.raises(DbtError, match="the machine went away"):
+        run_dbt(BUILD, settings)
+    stored = list((lake.cache / "langid").glob("batch-*.parquet"))
+    assert len(stored) == 1  # the first batch's verdicts, kept
+    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
+        query = "select table_name from information_schema.tables"
+        tables = {r[0] for r in con.execute(query).fetchall()}
+    assert "int_instructions_language_checked" not in tables  # dbt stored nothing
+
+    monkeypatch.setattr(langid, "_check_batch", real_check)
+    caplog.clear()
+    run_dbt(BUILD, settings)
+    assert checked_counts(caplog) == [2]  # the second batch only
+    expected = {output[:20]: False for _, output in ENGLISH} | {ITALIAN_ANSWER[1][:20]: True}
+    assert verdicts(lake) == expected
+    caplog.clear()
+    run_dbt(BUILD, settings)  # the table has every verdict: the stored batch is let go
+    assert checked_counts(caplog) == [0]
+    assert list((lake.cache / "langid").glob("batch-*.parquet")) == []
+    assert verdicts(lake) == expected
