@@ -253,7 +253,7 @@ class Lake:
                 schema_file = directory / "_schema.parquet"
                 # Rewritten when the table gained columns, so dbt's sources see them.
                 if not schema_file.exists() or pq.read_schema(schema_file) != schema:
-                    _atomic_write(schema.empty_table(), schema_file)
+                    atomic_write_parquet(schema.empty_table(), schema_file)
         except OSError as exc:
             raise LakeError(f"cannot create the lake at {self.root}: {exc}") from exc
         return self
@@ -288,7 +288,7 @@ class Lake:
         while path.exists():
             n += 1
             path = partition / f"part-{run_id}-{n}.parquet"
-        _atomic_write(rows, path)
+        atomic_write_parquet(rows, path)
         return path
 
     def read_raw(self, table: str, columns: Iterable[str] | None = None) -> pa.Table:
@@ -388,7 +388,7 @@ def is_corrupt_warehouse_error(exc: BaseException) -> bool:
     return "Corrupt database file" in text or "not a valid DuckDB database file" in text
 
 
-def _atomic_write(table: pa.Table, path: Path) -> None:
+def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     """Write to a temp name then rename, so a killed run never leaves half a Parquet file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp, compression="zstd")

@@ -16,15 +16,14 @@ Written by hand: dbt has no partial commit for a Python model, and the LLM journ
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synthlake.instructions.langid import LANGID_SCHEMA
+from synthlake.lake import atomic_write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +44,7 @@ class CheckProgress:
         """One checked batch (``LANGID_SCHEMA``), whole or not at all."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / f"batch-{uuid.uuid4().hex}.parquet"
-        tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(verdicts.cast(LANGID_SCHEMA), tmp, compression="zstd")
-        os.replace(tmp, path)
+        atomic_write_parquet(verdicts.cast(LANGID_SCHEMA), path)
 
     def take(
         self, con: duckdb.DuckDBPyConnection, todo: duckdb.DuckDBPyRelation
