@@ -55,8 +55,7 @@ def measure(warehouse: str, way: str, max_rows: int) -> str:
         from synthlake.settings import load_settings
 
         instructions = con.table("stg_hf__instructions")
-        labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
-        identifier = LanguageIdentifier.from_settings(load_settings(), extra=labels)
+        identifier = LanguageIdentifier.for_instructions(load_settings(), instructions)
 
         def rows_of(ids, columns):  # noqa: ANN001, ANN202
             picked = con.from_arrow(pa.table({"chosen_id": pa.array(ids, pa.string())}))

@@ -221,6 +221,14 @@ class LanguageIdentifier:
     def from_settings(cls, settings, extra: Iterable[str] = ()) -> LanguageIdentifier:  # noqa: ANN001
         return cls([*settings.langid_languages, *extra], min_letters=settings.langid_min_letters)
 
+    @classmethod
+    def for_instructions(cls, settings, instructions) -> LanguageIdentifier:  # noqa: ANN001
+        """The instruction check's identifier: the settings' languages and every label of
+        ``instructions`` (a DuckDB relation with ``language``). The language check model
+        and the translation's own check must use the same one, to reach the same verdicts."""
+        labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
+        return cls.from_settings(settings, extra=labels)
+
     def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
         """One detection per text (in parallel inside lingua)."""
         cleaned = [(t if is_prose else prose(t))[:MAX_CHARS] for t in texts]

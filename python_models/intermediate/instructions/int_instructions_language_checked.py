@@ -23,8 +23,7 @@ def model(dbt, session):
     dbt.config(materialized="incremental", unique_key="id", on_schema_change="append_new_columns")
     settings = load_settings()
     instructions = dbt.ref("stg_hf__instructions")
-    labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
-    identifier = LanguageIdentifier.from_settings(settings, extra=labels)
+    identifier = LanguageIdentifier.for_instructions(settings, instructions)
     todo = instructions.project("id, language, turns, content_hash")
     if dbt.is_incremental:
         columns = session.sql(f"select * from {dbt.this} limit 0").columns

@@ -27,9 +27,7 @@ def model(dbt, session):
     settings = load_settings()
     instructions = dbt.ref("stg_hf__instructions")
     kept = dbt.ref("int_instructions_deduplicated").filter("is_kept")
-    # the language check model's languages: the settings' plus every label
-    labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
-    identifier = LanguageIdentifier.from_settings(settings, extra=labels)
+    identifier = LanguageIdentifier.for_instructions(settings, instructions)  # the check's
 
     def rows_of(ids, columns):
         picked = session.from_arrow(pa.table({"chosen_id": pa.array(ids, pa.string())}))
