@@ -280,3 +280,19 @@ def test_auto_memory_limit_is_3gb_or_half_of_a_smaller_machine(
 def test_a_memory_limit_that_is_not_a_size_is_refused_naming_the_setting() -> None:
     with pytest.raises(SettingsError, match="SYNTHLAKE_DUCKDB_MEMORY_LIMIT = 'lots'"):
         load_settings(duckdb_memory_limit="lots")
+
+
+def test_the_judge_and_toxicity_do_not_wait_for_the_language_check(settings: Settings) -> None:
+    """A pair needs only the duplicate verdict: the judge's rate-limited calls and Detoxify
+    run beside the language check (minutes of lingua at seed scale), which gates the
+    training export alone."""
+
+    def ancestors(*models: str) -> set[str]:
+        selected = [f"+{m}" for m in models]
+        args = ["ls", "--select", *selected, "--resource-type", "model", "--output", "name"]
+        return set(run_dbt(args, settings).result)
+
+    quality = ancestors("int_qa_judgements", "int_qa_toxicity")
+    assert {"int_instructions_deduplicated", "int_instructions_translated"} <= quality
+    assert not quality & {"int_instructions_language_checked", "int_instructions_checked"}
+    assert "int_instructions_language_checked" in ancestors("exp_train__sft")

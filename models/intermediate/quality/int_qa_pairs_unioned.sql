@@ -6,11 +6,32 @@
 -- news_qa (question = instruction + sources, answer = the integrated summary).
 -- qa_hash changes whenever what the judge reads changes, so a changed pair is judged
 -- again.
+-- The instruction rows come from staging and the duplicate verdicts, not from
+-- int_instructions_checked: a pair needs only is_kept, and the language check (minutes of
+-- lingua at seed scale) would otherwise hold back the judge and toxicity, which then run
+-- beside it. The language verdict filters the training export (exp_train__sft), not the
+-- pairs.
 with
+
+staged_instructions as (
+
+    select * from {{ ref('stg_hf__instructions') }}
+
+),
+
+deduplicated as (
+
+    select * from {{ ref('int_instructions_deduplicated') }}
+
+),
 
 instructions as (
 
-    select * from {{ ref('int_instructions_checked') }}
+    select
+        staged_instructions.*,
+        deduplicated.is_kept,
+    from staged_instructions
+    inner join deduplicated on staged_instructions.id = deduplicated.id
 
 ),
 
