@@ -19,6 +19,7 @@ The model is loaded once per process and texts are scored in batches sorted by l
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -274,19 +275,74 @@ def candidate_items(pairs: pa.Table, settings: Settings, *, with_text: bool = Tr
     """Every non-blank answer (and question, with ``toxicity_on_questions``); without
     ``with_text`` the items keep only the texts' hashes (a first build without Detoxify's
     weights writes a row per text and needs none of the texts: holding them all was a
-    copy of every answer at 730k pairs)."""
+    copy of every answer at 730k pairs).
+
+    ``pairs`` holds ``qa_id`` and either the texts or, as ``pairs_to_read`` gives them when
+    Detoxify cannot be resolved, their hashes (``answer_hash``...; null for a blank text)."""
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
+    hashed = is_hashed(pairs)
+    if hashed and with_text:
+        raise ValueError("these pairs hold their texts' hashes, not the texts to score")
+    names = [f"{field}_hash" if hashed else field for field in fields]
     items = []
     # batch by batch and only the fields scored: at 760k pairs one dict per row holding
     # every question and answer cost gigabytes beside the items themselves
-    for batch in pairs.select(["qa_id", *fields]).to_batches(max_chunksize=ITEM_BATCH_ROWS):
-        columns = [batch.column(name).to_pylist() for name in ("qa_id", *fields)]
-        for qa_id, *texts in zip(*columns, strict=True):
-            for field, text in zip(fields, texts, strict=True):
-                if text is not None and text.strip():
-                    kept = text if with_text else None
-                    items.append(_Item(qa_id, field, kept, text_hash(text)))
+    for batch in pairs.select(["qa_id", *names]).to_batches(max_chunksize=ITEM_BATCH_ROWS):
+        columns = [batch.column(name).to_pylist() for name in ("qa_id", *names)]
+        for qa_id, *values in zip(*columns, strict=True):
+            for field, value in zip(fields, values, strict=True):
+                if hashed:
+                    if value is not None:
+                        items.append(_Item(qa_id, field, None, value))
+                elif value is not None and value.strip():
+                    kept = value if with_text else None
+                    items.append(_Item(qa_id, field, kept, text_hash(value)))
     return items
+
+
+def is_hashed(pairs: pa.Table) -> bool:
+    """Whether ``pairs`` holds the texts' hashes (``pairs_to_read`` without Detoxify)."""
+    return any(f"{field}_hash" in pairs.column_names for field in FIELDS)
+
+
+@functools.cache
+def _blank_pattern() -> str:
+    """An RE2 pattern (DuckDB's regexp) for the strings Python's ``str.strip`` empties:
+    DuckDB's ``trim`` removes spaces only, and a text blank to Python must be blank here
+    too (it has no row). Built from ``str.isspace`` itself, so the two cannot drift."""
+    spaces = [c for c in range(0x110000) if chr(c).isspace()]
+    ranges: list[list[int]] = []
+    for c in spaces:
+        if ranges and c == ranges[-1][1] + 1:
+            ranges[-1][1] = c
+        else:
+            ranges.append([c, c])
+    parts = "".join(f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges)
+    return f"[{parts}]*"
+
+
+def non_blank_sql(field: str) -> str:
+    """SQL: ``field`` is a text with something besides whitespace (as Python's strip sees it)."""
+    return f"({field} is not null and not regexp_full_match({field}, '{_blank_pattern()}'))"
+
+
+def pairs_to_read(pairs: Any, settings: Settings) -> Any:
+    """What ``int_qa_toxicity`` reads of its pairs (a DuckDB relation with ``qa_id`` and the
+    fields scored): the texts when Detoxify can be resolved, else only each text's hash,
+    computed by DuckDB as ``text_hash`` computes it (the first 16 hex digits of its
+    SHA-256) and null for a blank text. 'unavailable' rows need no text: on a first build
+    the 723k answers (822 MiB) read into Arrow took the build 1.4 GB higher, beside the
+    language check."""
+    fields = FIELDS if settings.toxicity_on_questions else ("answer",)
+    try:
+        resolve_source(settings)
+    except ToxicityUnavailable:
+        hashes = ", ".join(
+            f"case when {non_blank_sql(f)} then left(sha256({f}), 16) end as {f}_hash"
+            for f in fields
+        )
+        return pairs.project(f"qa_id, {hashes}")
+    return pairs.project(f"qa_id, {', '.join(fields)}")
 
 
 def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any]:
@@ -300,7 +356,7 @@ def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any
     16 hex digits of the text's SHA-256, as DuckDB's ``sha256`` gives them), so an
     unchanged pair's texts never reach Python. Reading every pair's texts into Arrow and
     Python strings took the model to 3.7 GB at 730k pairs, and the daily refresh to 7.6 GB.
-    Blank texts (DuckDB's ``trim``) have no row and are not candidates."""
+    Blank texts (``non_blank_sql``) have no row and are not candidates."""
     from duckdb import ColumnExpression, ConstantExpression
 
     try:
@@ -310,7 +366,7 @@ def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any
     fields = FIELDS if settings.toxicity_on_questions else ("answer",)
     texts = None
     for field in fields:
-        part = pairs.filter(f"nullif(trim({field}), '') is not null").project(
+        part = pairs.filter(non_blank_sql(field)).project(
             f"qa_id as text_qa_id, qa_id || '|{field}' as text_id, "
             f"left(sha256({field}), 16) as text_digest"
         )
@@ -372,6 +428,11 @@ def score_pairs(
         source = resolve_source(settings)
     except ToxicityUnavailable as exc:
         error = exc
+    if source is not None and is_hashed(pairs):
+        # the weights came after the model read the pairs (pairs_to_read): nothing to score
+        # with; the rows stay 'unavailable' and the next build scores them
+        source = None
+        error = ToxicityUnavailable("Detoxify's weights appeared after this build read the pairs")
     candidates = candidate_items(pairs, settings, with_text=source is not None)
     if source is not None:
         items = [

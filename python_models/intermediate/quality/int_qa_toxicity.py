@@ -4,12 +4,13 @@ scores, or toxicity_status 'unavailable' with null scores when its weights are n
 Incremental: texts already scored by the current model are not scored again; unavailable
 rows are retried at each build (cheap: the model fails to resolve before loading), and
 written only once while the weights stay missing. Which pairs have such a text is decided
-in DuckDB (``pending_pairs``): the texts of the other pairs are not read into Python.
+in DuckDB (``pending_pairs``): the texts of the other pairs are not read into Python, and
+without Detoxify's weights no text is, only their hashes (``pairs_to_read``).
 Thin dbt Python model (it reads refs and returns Arrow): the logic is
 ``synthlake.quality.toxicity``.
 """
 
-from synthlake.quality.toxicity import pending_pairs, score_pairs
+from synthlake.quality.toxicity import pairs_to_read, pending_pairs, score_pairs
 from synthlake.settings import load_settings
 
 
@@ -28,4 +29,4 @@ def model(dbt, session):
         # only pairs with a text to score or to mark: the rest never leave DuckDB
         pairs, stored = pending_pairs(pairs, stored, settings)
         done = stored.to_arrow_table()
-    return score_pairs(pairs.to_arrow_table(), settings, done=done)
+    return score_pairs(pairs_to_read(pairs, settings).to_arrow_table(), settings, done=done)

@@ -229,24 +229,26 @@ def test_candidates_keep_the_row_order_answer_then_question(
 def _through_duckdb(
     table: pa.Table, stored: pa.Table | None, settings
 ) -> tuple[pa.Table, pa.Table | None, int]:
-    """What int_qa_toxicity does: ``pending_pairs`` in DuckDB, then ``score_pairs`` on what it
-    keeps. Also returns how many pairs were kept."""
+    """What int_qa_toxicity does: ``pending_pairs`` in DuckDB, then ``score_pairs`` on what
+    ``pairs_to_read`` reads of what it keeps (the texts' hashes alone without the weights).
+    Also returns how many pairs were kept."""
     import duckdb
 
-    from synthlake.quality.toxicity import pending_pairs
+    from synthlake.quality.toxicity import pairs_to_read, pending_pairs
 
     con = duckdb.connect()
     con.register("pairs_in", table)
     relation = con.sql("select qa_id, question, answer from pairs_in")
     if stored is None:
-        return score_pairs(relation.to_arrow_table(), settings), None, table.num_rows
+        read = pairs_to_read(relation, settings).to_arrow_table()
+        return score_pairs(read, settings), None, table.num_rows
     con.register("stored_in", stored)
     stored_rel = con.sql(
         "select qa_id, toxicity_id, text_hash, toxicity_model, toxicity_status from stored_in "
         "where toxicity_status in ('ok', 'unavailable')"
     )
     kept, done = pending_pairs(relation, stored_rel, settings)
-    kept_table = kept.to_arrow_table()
+    kept_table = pairs_to_read(kept, settings).to_arrow_table()
     return score_pairs(kept_table, settings, done=done.to_arrow_table()), done, kept_table.num_rows
 
 
@@ -285,7 +287,8 @@ def test_the_prefilter_keeps_exactly_what_scoring_writes(
     with_weights = load_settings(
         lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
     )
-    answers = [*TEXTS, "  ", "perché è già così"]
+    # blank to Python's strip, which DuckDB's trim (spaces only) is not: no row either way
+    answers = [*TEXTS, "  ", "perché è già così", "\u00a0\u2003\t\n", ""]
     questions = [f"question {i}" for i in range(len(answers))]
     stored: pa.Table | None = None
 
@@ -317,8 +320,8 @@ def test_the_prefilter_keeps_exactly_what_scoring_writes(
     first = pairs(answers, questions)
     assert build(first, without) == len(answers)  # a first build reads everything
     assert build(first, without) == 0  # waiting rows are written once
-    # the blank answer never had a row (its pair is read for its question when scored)
-    assert build(first, with_weights) == len(answers) - (0 if on_questions else 1)
+    # the blank answers never had a row (their pairs are read for their questions when scored)
+    assert build(first, with_weights) == len(answers) - (0 if on_questions else 3)
     assert set(stored.column("toxicity_status").to_pylist()) == {"ok"}
     assert build(first, with_weights) == 0
     changed = pairs([answers[0], "a changed answer", *answers[2:]], questions)
@@ -353,3 +356,38 @@ def test_without_weights_no_text_is_held_beside_the_rows(no_hub_cache, tmp_path)
     assert rows.column("text_hash")[5].as_py() == text_hash(table.column("answer")[5].as_py())
     # one batch of texts at a time (a fifth, and its transient copies); it held them all
     assert peak < 0.6 * answer_bytes, (peak, answer_bytes)
+
+
+def test_without_weights_the_model_reads_hashes_that_give_the_same_rows(
+    no_hub_cache, tmp_path
+) -> None:
+    """``pairs_to_read`` hands score_pairs DuckDB's hashes instead of the texts (a first
+    build read 822 MiB of answers for rows that need none): the rows are those of the texts."""
+    import duckdb
+
+    from synthlake.quality.toxicity import pairs_to_read
+
+    settings = load_settings(lake_root=tmp_path / "lake")
+    table = pairs([*TEXTS, "\u3000", "数据湖 🦆"])
+    con = duckdb.connect()
+    con.register("pairs_in", table)
+    read = pairs_to_read(con.sql("select qa_id, question, answer from pairs_in"), settings)
+    hashed = read.to_arrow_table()
+    assert "answer" not in hashed.column_names and "answer_hash" in hashed.column_names
+    assert _rows(score_pairs(hashed, settings)) == _rows(score_pairs(table, settings))
+
+
+def test_weights_that_appear_after_the_hashes_were_read_leave_the_rows_waiting(
+    tiny, tmp_path
+) -> None:
+    """Nothing to score with (the texts were not read): 'unavailable', scored next build."""
+    checkpoint, config_dir = tiny
+    settings = load_settings(
+        lake_root=tmp_path / "lake", detoxify_checkpoint=checkpoint, detoxify_config_dir=config_dir
+    )
+    hashed = pa.table({"qa_id": ["q0"], "answer_hash": [text_hash("hello")]})
+    rows = score_pairs(hashed, settings).to_pylist()
+    assert [(r["toxicity_status"], r["text_hash"]) for r in rows] == [
+        ("unavailable", text_hash("hello"))
+    ]
+    assert "appeared after" in rows[0]["unavailable_reason"]
