@@ -24,17 +24,30 @@ thresholds as (
 
 ),
 
+current_texts as (
+
+    -- each pair's texts as they are now, as their hashes: joined on the texts themselves,
+    -- the join held every answer and question (1 GB at 723k pairs, the first build's peak)
+    select
+        qa_id,
+        domain,
+        left(sha256(answer), 16) as answer_hash,
+        left(sha256(question), 16) as question_hash,
+    from pairs
+
+),
+
 current_rows as (
 
     -- only scores of the texts as they are now
-    select pairs.domain, toxicity.*
+    select current_texts.domain, toxicity.*
     from toxicity
-    inner join pairs
-        on toxicity.qa_id = pairs.qa_id
-        and toxicity.text_hash = left(
-            sha256(case toxicity.field when 'answer' then pairs.answer else pairs.question end),
-            16
-        )
+    inner join current_texts
+        on toxicity.qa_id = current_texts.qa_id
+        and toxicity.text_hash = case toxicity.field
+            when 'answer' then current_texts.answer_hash
+            else current_texts.question_hash
+        end
 
 ),
 
