@@ -321,6 +321,11 @@ def _blank_pattern() -> str:
     return f"[{parts}]*"
 
 
+def digest_sql(field: str) -> str:
+    """SQL: ``text_hash`` of ``field`` as DuckDB computes it (its SHA-256's first 16 hex digits)."""
+    return f"left(sha256({field}), 16)"
+
+
 def non_blank_sql(field: str) -> str:
     """SQL: ``field`` is a text with something besides whitespace (as Python's strip sees it)."""
     return f"({field} is not null and not regexp_full_match({field}, '{_blank_pattern()}'))"
@@ -338,8 +343,7 @@ def pairs_to_read(pairs: Any, settings: Settings) -> Any:
         resolve_source(settings)
     except ToxicityUnavailable:
         hashes = ", ".join(
-            f"case when {non_blank_sql(f)} then left(sha256({f}), 16) end as {f}_hash"
-            for f in fields
+            f"case when {non_blank_sql(f)} then {digest_sql(f)} end as {f}_hash" for f in fields
         )
         return pairs.project(f"qa_id, {hashes}")
     return pairs.project(f"qa_id, {', '.join(fields)}")
@@ -368,7 +372,7 @@ def pending_pairs(pairs: Any, stored: Any, settings: Settings) -> tuple[Any, Any
     for field in fields:
         part = pairs.filter(non_blank_sql(field)).project(
             f"qa_id as text_qa_id, qa_id || '|{field}' as text_id, "
-            f"left(sha256({field}), 16) as text_digest"
+            f"{digest_sql(field)} as text_digest"
         )
         texts = part if texts is None else texts.union(part)
     status = ColumnExpression("toxicity_status")
