@@ -15,6 +15,13 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "sample"
 SECRET_ENV = ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MONGODB_URI")
 
+# huggingface_hub and transformers read these once, when first imported. A module- or
+# session-scoped fixture runs before the autouse _hermetic_env below, and one that builds a
+# tiny model imports them: without this, the worker that ran it would be online for the rest
+# of the session (a push test then reached for huggingface.co, depending on scheduling).
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (make test: pytest -n 2)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # noqa: ANN001, ANN201 - xdist's
