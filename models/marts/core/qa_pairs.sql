@@ -9,7 +9,8 @@ with
 
 pairs as (
 
-    select * from {{ ref('int_qa_pairs_unioned') }}
+    -- input_hash: the intermediate model's bookkeeping (what a pair was computed from)
+    select * exclude (input_hash) from {{ ref('int_qa_pairs_unioned') }}
 
 ),
 
