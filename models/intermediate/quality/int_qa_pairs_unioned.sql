@@ -14,10 +14,10 @@
 --
 -- Incremental: int_qa_pair_inputs lists the pairs that can exist now with a fingerprint of
 -- their inputs (input_hash, with this file's code folded in). A build computes only the pairs
--- whose fingerprint is not stored (new or changed), replaces them by qa_id, and deletes the
--- pairs no longer listed (post-hook). Rebuilding all 720k pairs took 33 s of a daily refresh
--- at seed scale, most of it writing texts that had not changed. input_hash is bookkeeping:
--- qa_pairs leaves it out.
+-- whose fingerprint is not stored (new or changed), replaces them by qa_id, and deletes every
+-- stored pair whose fingerprint is no longer current (post-hook): what stays is what a full
+-- build computes. Rebuilding all 720k pairs took 33 s of a daily refresh at seed scale, most
+-- of it writing texts that had not changed. input_hash is bookkeeping: qa_pairs leaves it out.
 {% set built_by = local_md5(model.raw_code) %}
 {{
     config(
@@ -25,8 +25,10 @@
         unique_key='qa_id',
         on_schema_change='sync_all_columns',
         post_hook=[
-            "delete from {{ this }} where qa_id not in "
-            ~ "(select qa_id from {{ ref('int_qa_pair_inputs') }})",
+            "delete from {{ this }} as stored where not exists ("
+            ~ "select 1 from {{ ref('int_qa_pair_inputs') }} as inputs "
+            ~ "where inputs.qa_id = stored.qa_id "
+            ~ "and hash(inputs.input_hash, '" ~ built_by ~ "') = stored.input_hash)",
         ],
     )
 }}
