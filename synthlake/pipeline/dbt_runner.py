@@ -15,8 +15,10 @@ daily refresh pays in full (measured by ``bench/rehearsal.py``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,7 +101,57 @@ def release_warehouse() -> None:
         env.close()
 
 
+class HeapFreezer:
+    """A dbt callback: once dbt has parsed the project and is about to run its nodes
+    (``ConcurrencyLine``), move every object then alive out of the garbage collector's reach
+    (``gc.freeze``); ``thaw`` (after the invocation) gives them back.
+
+    Why: the build's Python models run in dbt's process, beside the LLM stages' clients.
+    CPython's full collections walk every tracked object, and dbt's manifest, Prefect and the
+    imported libraries are millions of them: each full collection held the GIL ~0.3 s, every
+    ~30 s while the language check churned through its batches (seen with a stall monitor
+    in the full rehearsal), and every LLM answer arriving then waited with it, up to a second
+    between the socket and its commit to the cache. Frozen objects are not walked; objects
+    freed by their reference count still are freed. One process may run two builds at once
+    (a test's threads): the heap is thawed when the last of them ends.
+    """
+
+    _lock = threading.Lock()
+    _active = 0
+
+    def __init__(self) -> None:
+        self._frozen = False
+
+    def __call__(self, event: Any) -> None:
+        if self._frozen or getattr(event.info, "name", "") != "ConcurrencyLine":
+            return
+        self._frozen = True
+        with HeapFreezer._lock:
+            HeapFreezer._active += 1
+            gc.collect()  # what is garbage now is not kept for the whole build
+            gc.freeze()
+
+    def thaw(self) -> None:
+        if not self._frozen:
+            return
+        self._frozen = False
+        with HeapFreezer._lock:
+            HeapFreezer._active -= 1
+            if HeapFreezer._active == 0:
+                gc.unfreeze()
+
+
 def _invoke(args: list[str], settings: Settings, *, in_prefect: bool) -> Any:
+    freezer = HeapFreezer()
+    try:
+        return _invoke_with(args, settings, in_prefect=in_prefect, freezer=freezer)
+    finally:
+        freezer.thaw()
+
+
+def _invoke_with(
+    args: list[str], settings: Settings, *, in_prefect: bool, freezer: HeapFreezer
+) -> Any:
     if in_prefect and settings.dbt_node_tasks:
         from prefect_dbt import PrefectDbtRunner, PrefectDbtSettings
 
@@ -115,14 +167,14 @@ def _invoke(args: list[str], settings: Settings, *, in_prefect: bool) -> Any:
     from dbt.cli.main import dbtRunner
 
     if not in_prefect:
-        return dbtRunner().invoke([*args, *_common_args(settings)])
+        return dbtRunner(callbacks=[freezer]).invoke([*args, *_common_args(settings)])
     from prefect import get_run_logger
 
     # dbt's own console output off (the run's display and log handlers show the lines),
     # its log file (DBT_LOG_PATH) at info as usual
     quiet = ["--log-level", "none", "--log-level-file", "info"]
     forward = NodeLineForwarder(get_run_logger())
-    return dbtRunner(callbacks=[forward]).invoke([*args, *_common_args(settings), *quiet])
+    return dbtRunner(callbacks=[forward, freezer]).invoke([*args, *_common_args(settings), *quiet])
 
 
 class NodeLineForwarder:
