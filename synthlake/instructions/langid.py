@@ -30,7 +30,8 @@ distinct texts or more) are detected in one child process that holds the detecto
 (``_Worker``), and the build's threads go on while it works; small ones (a test, a
 translation's verification) stay in process, where the child's start (~1 s plus the
 detector's ~5 s) would cost more than the detection. Both paths call the same
-``_confidences``, so a verdict does not depend on where it was computed.
+``_confidences``, so a verdict does not depend on where it was computed. The child ends
+with the ``check_languages`` pass that started it.
 """
 
 from __future__ import annotations
@@ -260,6 +261,7 @@ def check_languages(
     *,
     batch_rows: int = BATCH_ROWS,
     on_batch: Callable[[pa.Table], None] | None = None,
+    end_child: bool = True,
 ) -> pa.Table:
     """Detect every turn's language and the row's; flag rows that disagree with the label.
 
@@ -268,20 +270,35 @@ def check_languages(
     a stream of record batches (a relation's ``to_arrow_reader``), so that only one batch of
     texts is in memory as Python objects at a time; the result (no text) is small.
     ``on_batch`` gets each batch's verdicts as soon as they are made (``CheckProgress``).
+    The child process the call started (if any) ends with it, unless ``end_child`` is False
+    (a caller making many calls in a row, which then calls ``end_child_process``).
     """
     batches = rows.to_batches(max_chunksize=batch_rows) if isinstance(rows, pa.Table) else rows
     parts = []
-    for batch in batches:
-        # a reader's batches may be larger than batch_rows: cut them too
-        for start in range(0, batch.num_rows, batch_rows):
-            part = _check_batch(batch.slice(start, batch_rows), identifier)
-            if on_batch is not None:
-                on_batch(part)
-            parts.append(part)
+    try:
+        for batch in batches:
+            # a reader's batches may be larger than batch_rows: cut them too
+            for start in range(0, batch.num_rows, batch_rows):
+                part = _check_batch(batch.slice(start, batch_rows), identifier)
+                if on_batch is not None:
+                    on_batch(part)
+                parts.append(part)
+    finally:
+        if end_child:
+            end_child_process()
     result = pa.concat_tables(parts) if parts else LANGID_SCHEMA.empty_table()
     flagged = pc.sum(result.column("language_mismatch")).as_py() or 0
     log.info("langid: read %d, language_mismatch %d", result.num_rows, flagged)
     return result
+
+
+def end_child_process() -> None:
+    """End the child process, if one runs. It holds lingua's models (~430 MiB for the
+    default 11 languages): left to the process's exit, it sat in the build's memory
+    through every model after the check (qa_pairs, the exports), where the full
+    rehearsal's peak was. The next detection that needs it starts one again (~1 s plus the
+    detector's load)."""
+    _WORKER.close()
 
 
 def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:

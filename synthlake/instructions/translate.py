@@ -44,7 +44,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synthlake.instructions.langid import BATCH_ROWS, LanguageIdentifier, check_languages
+from synthlake.instructions.langid import (
+    BATCH_ROWS,
+    LanguageIdentifier,
+    check_languages,
+    end_child_process,
+)
 from synthlake.instructions.protect import (
     TOKEN,
     Layout,
@@ -294,14 +299,18 @@ def checked_translation_sources(
     wanted = len(order) if config.max_rows is None else config.max_rows
     chosen: list[str] = []
     start = 0
-    while start < len(order) and len(chosen) < wanted:
-        missing = wanted - len(chosen)
-        chunk = order[start : start + min(BATCH_ROWS, missing + missing // 10 + 16)]
-        start += len(chunk)
-        verdicts = check_languages(read_rows(chunk), identifier)
-        ok = pc.filter(verdicts.column("id"), pc.invert(verdicts.column("language_mismatch")))
-        passing = set(ok.to_pylist())
-        chosen.extend(i for i in chunk if i in passing)
+    try:
+        while start < len(order) and len(chosen) < wanted:
+            missing = wanted - len(chosen)
+            chunk = order[start : start + min(BATCH_ROWS, missing + missing // 10 + 16)]
+            start += len(chunk)
+            # one language ID child for all the chunks (its start is ~6 s)
+            verdicts = check_languages(read_rows(chunk), identifier, end_child=False)
+            ok = pc.filter(verdicts.column("id"), pc.invert(verdicts.column("language_mismatch")))
+            passing = set(ok.to_pylist())
+            chosen.extend(i for i in chunk if i in passing)
+    finally:
+        end_child_process()
     return sorted(chosen[:wanted])
 
 
@@ -393,7 +402,10 @@ def translate_rows(
     )
     now = datetime.now(UTC)
     assembled = [_assemble(job, results, identifier.min_letters) for job in jobs]
-    _detect_all(assembled, identifier)
+    try:
+        _detect_all(assembled, identifier)
+    finally:
+        end_child_process()  # if the verification needed one (thousands of texts)
     out, skipped = [], 0
     for job, done_job in zip(jobs, assembled, strict=True):
         if done_job is None:

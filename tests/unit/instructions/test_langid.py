@@ -197,6 +197,26 @@ def test_the_child_process_gives_the_verdicts_of_the_process_itself(
     assert child is not None and child.poll() is None and child.pid != os.getpid()
 
 
+def test_the_child_and_its_models_end_with_the_check_that_started_it(
+    identifier: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # it held lingua's models (~430 MiB) through the rest of the build's models before
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)
+    children: list[subprocess.Popen] = []
+
+    def seen(part: pa.Table) -> None:
+        children.append(langid._WORKER._proc)
+
+    result = check_languages(_rows(30), identifier, batch_rows=10, on_batch=seen)
+    assert result.num_rows == 30
+    assert len(children) == 3 and children[0] is not None
+    assert all(child is children[0] for child in children)  # one child for the pass
+    assert children[0].poll() is not None  # ... which has exited
+    assert langid._WORKER._proc is None
+    # the next pass starts another one, with the same verdicts
+    assert check_languages(_rows(30), identifier, batch_rows=10).equals(result)
+
+
 def test_a_child_that_dies_mid_batch_is_named_and_replaced() -> None:
     worker = langid._Worker()
     # a real child that reads the start of the request, then exits without answering
