@@ -1,6 +1,7 @@
 -- Which QA pairs can exist now, and what each is made from: one row per candidate pair of
 -- int_qa_pairs_unioned, with input_hash, a fingerprint of everything the pair is computed
--- from. int_qa_pairs_unioned recomputes only the pairs whose fingerprint it has not stored,
+-- from. The choices are made here, once: which originals are kept, which translation of a
+-- row and language is current (translation_id), which summary of a cluster (news_qa_id). int_qa_pairs_unioned recomputes only the pairs whose fingerprint it has not stored,
 -- and deletes the pairs no longer listed here.
 --
 -- An original example is fingerprinted by its staged row's id, content hash and ingest time,
@@ -43,8 +44,8 @@ kept_instructions as (
 
 latest_translations as (
 
-    -- the same choice as int_qa_pairs_unioned: the latest verified attempt per row and
-    -- language
+    -- the latest verified attempt per row and language (int_qa_pairs_unioned takes the
+    -- translation_id chosen here)
     select *
     from {{ ref('int_instructions_translated') }}
     where status = 'verified'
@@ -56,6 +57,8 @@ latest_translations as (
 
 latest_news as (
 
+    -- one pair per cluster: the latest summary (another prompt version or LLM may have
+    -- summarized the same cluster before)
     select *
     from {{ ref('news_qa') }}
     qualify row_number() over (
@@ -70,6 +73,8 @@ inputs as (
         'ins:' || id as qa_id,
         'instructions' as domain,
         id as source_row_id,
+        cast(null as varchar) as translation_id,
+        cast(null as varchar) as news_qa_id,
         hash('original', kept_instructions) as input_hash,
     from kept_instructions
 
@@ -79,6 +84,8 @@ inputs as (
         'ins:' || latest_translations.id || ':' || latest_translations.target_language,
         'instructions',
         latest_translations.id,
+        latest_translations.translation_id,
+        cast(null as varchar),
         -- the original's row too: the pair takes is_multi_turn from it
         hash('translation', latest_translations, kept_instructions),
     from latest_translations
@@ -91,6 +98,8 @@ inputs as (
         'news:' || qa_id,
         'news',
         cast(null as varchar),
+        cast(null as varchar),
+        qa_id,
         hash('news', latest_news),
     from latest_news
 

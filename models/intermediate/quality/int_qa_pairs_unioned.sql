@@ -6,7 +6,9 @@
 -- news_qa (question = instruction + sources, answer = the integrated summary).
 -- qa_hash changes whenever what the judge reads changes, so a changed pair is judged
 -- again.
--- The instruction rows come from staging and the duplicate verdicts, not from
+-- Which pairs exist (the kept originals, the current translation of each row and language,
+-- the current summary of each cluster) is decided in int_qa_pair_inputs; this model writes
+-- them. The instruction rows come from staging and the duplicate verdicts, not from
 -- int_instructions_checked: a pair needs only is_kept, and the language check (minutes of
 -- lingua at seed scale) would otherwise hold back the judge and toxicity, which then run
 -- beside it. The language verdict filters the training export (exp_train__sft), not the
@@ -38,7 +40,10 @@ inputs as (
 
     select
         qa_id,
+        domain,
         source_row_id,
+        translation_id,
+        news_qa_id,
         hash(input_hash, '{{ built_by }}') as input_hash,
     from {{ ref('int_qa_pair_inputs') }}
 
@@ -51,7 +56,7 @@ todo as (
 
 ),
 
-staged_instructions as (
+instructions as (
 
     select *
     from {{ ref('stg_hf__instructions') }}
@@ -61,31 +66,21 @@ staged_instructions as (
 
 ),
 
-deduplicated as (
-
-    select * from {{ ref('int_instructions_deduplicated') }}
-
-),
-
-instructions as (
-
-    select
-        staged_instructions.*,
-        deduplicated.is_kept,
-    from staged_instructions
-    inner join deduplicated on staged_instructions.id = deduplicated.id
-
-),
-
 translations as (
 
-    select * from {{ ref('int_instructions_translated') }}
+    -- the translations chosen in int_qa_pair_inputs (latest verified, original kept)
+    select *
+    from {{ ref('int_instructions_translated') }}
+    where translation_id in (select translation_id from todo)
 
 ),
 
 news_qa as (
 
-    select * from {{ ref('news_qa') }}
+    -- the summaries chosen there (the latest of each cluster)
+    select *
+    from {{ ref('news_qa') }}
+    where qa_id in (select news_qa_id from todo)
 
 ),
 
@@ -109,46 +104,32 @@ kept_instructions as (
         cast(null as varchar) as generator_llm,
         cast(null as varchar) as generator_prompt_version,
     from instructions
-    where is_kept
-
-),
-
-latest_translations as (
-
-    select *
-    from translations
-    where status = 'verified'
-    qualify row_number() over (
-        partition by id, target_language order by translated_at desc, translation_id
-    ) = 1
+    -- the kept originals (int_qa_pair_inputs lists no other)
+    where 'ins:' || id in (select qa_id from todo)
 
 ),
 
 translated_instructions as (
 
     select
-        'ins:' || latest_translations.id || ':' || latest_translations.target_language
-            as qa_id,
-        'ins:' || latest_translations.id as parent_qa_id,
-        latest_translations.id as source_row_id,
-        latest_translations.source_dataset,
-        latest_translations.target_language as language,
-        latest_translations.source_language,
+        'ins:' || translations.id || ':' || translations.target_language as qa_id,
+        'ins:' || translations.id as parent_qa_id,
+        translations.id as source_row_id,
+        translations.source_dataset,
+        translations.target_language as language,
+        translations.source_language,
         true as is_translation,
-        latest_translations.system,
-        latest_translations.instruction,
-        latest_translations.input,
-        latest_translations.output,
-        latest_translations.turns,
+        translations.system,
+        translations.instruction,
+        translations.input,
+        translations.output,
+        translations.turns,
         instructions.is_multi_turn,
-        latest_translations.translation_id,
-        latest_translations.llm as generator_llm,
-        latest_translations.prompt_version as generator_prompt_version,
-    from latest_translations
-    -- a translation counts only while its original is kept (not since marked a duplicate)
-    inner join instructions
-        on latest_translations.id = instructions.id
-        and instructions.is_kept
+        translations.translation_id,
+        translations.llm as generator_llm,
+        translations.prompt_version as generator_prompt_version,
+    from translations
+    inner join instructions on translations.id = instructions.id
 
 ),
 
@@ -214,18 +195,6 @@ instruction_pairs as (
 
 ),
 
-latest_news as (
-
-    -- one QA pair per cluster: the latest summary (another prompt version or LLM may
-    -- have summarized the same cluster before)
-    select *
-    from news_qa
-    qualify row_number() over (
-        partition by cluster_id order by generated_at desc, qa_id
-    ) = 1
-
-),
-
 news_pairs as (
 
     select
@@ -262,7 +231,7 @@ news_pairs as (
         similarity_min,
         similarity_std,
         hallucination_flag,
-    from latest_news
+    from news_qa
 
 ),
 

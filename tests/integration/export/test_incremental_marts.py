@@ -4,15 +4,13 @@ recompute only the pairs whose inputs changed, recompute every pair when a setti
 depend on changes, drop the pairs that left qa_pairs, and end with the rows a full rebuild
 gives.
 
-How a test sees which rows were recomputed: before the refresh every stored row gets a
-sentinel in a column the refresh does not read (judge_llm / judge_model). A recomputed row
-is written again from its inputs and loses the sentinel; a row left alone keeps it.
+How a test sees which rows were recomputed: a sentinel in a column the refresh does not
+read (judge_llm / judge_model), ``tests/fixtures/sentinels.py``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -22,13 +20,17 @@ from synthlake.ingest.hf import HFSource, import_hf_file
 from synthlake.lake import Lake
 from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import Settings, load_settings
+from tests.fixtures.sentinels import Sentinels
+from tests.fixtures.sentinels import full_rebuild as rebuilt_copy
 
-SENTINEL = "stale-sentinel"
 # the marts, their key and the column that holds the sentinel
 MARTS = {
     "exp_train__sft": ("qa_id", "judge_llm"),
     "exp_mongo__instructions_qa": ("doc_id", "judge_model"),
 }
+SEEN = Sentinels(MARTS)
+rows, mark_stored_rows, recomputed = SEEN.rows, SEEN.mark_stored_rows, SEEN.recomputed
+same_as_full_rebuild = SEEN.same_as_full_rebuild
 BUILD = ["build", "--select", *(f"+{m}" for m in MARTS), "--indirect-selection", "cautious"]
 
 DAY_ONE = [
@@ -50,44 +52,8 @@ def write_alpaca(path: Path, pairs: list[tuple[str, str]]) -> Path:
     return path
 
 
-def rows(lake: Lake, mart: str) -> dict[str, dict]:
-    """Every row of a mart by key, as a dict of its columns."""
-    key = MARTS[mart][0]
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
-        cursor = con.execute(f"select * from {mart}")
-        names = [d[0] for d in cursor.description]
-        return {r[names.index(key)]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
-
-
-def mark_stored_rows(lake: Lake) -> None:
-    with duckdb.connect(str(lake.warehouse)) as con:
-        for mart, (_, column) in MARTS.items():
-            con.execute(f"update {mart} set {column} = '{SENTINEL}'")
-
-
-def recomputed(lake: Lake, mart: str) -> set[str]:
-    column = MARTS[mart][1]
-    return {key for key, row in rows(lake, mart).items() if row[column] != SENTINEL}
-
-
 def full_rebuild(lake: Lake, tmp_path: Path, name: str) -> Lake:
-    """A copy of the lake with the marts rebuilt from scratch (dbt --full-refresh)."""
-    copy = tmp_path / name
-    shutil.copytree(lake.root, copy)
-    settings = load_settings(lake_root=copy)
-    run_dbt([*BUILD, "--full-refresh"], settings)
-    return Lake.from_settings(settings)
-
-
-def same_as_full_rebuild(lake: Lake, rebuilt: Lake, mart: str) -> None:
-    """The incremental mart equals the full rebuild's, the sentinel column aside."""
-    column = MARTS[mart][1]
-    ours, theirs = rows(lake, mart), rows(rebuilt, mart)
-    assert set(ours) == set(theirs), mart
-    for key, row in ours.items():
-        assert {k: v for k, v in row.items() if k != column} == {
-            k: v for k, v in theirs[key].items() if k != column
-        }, (mart, key)
+    return rebuilt_copy(lake, tmp_path / name, BUILD)
 
 
 @pytest.fixture(autouse=True)

@@ -4,14 +4,13 @@ that changes 1%). A build must compute only the rows whose inputs changed (new r
 duplicate verdict that flipped), delete the rows whose inputs left, and end with the rows a
 full rebuild gives.
 
-As in test_incremental_marts: before a build every stored row gets a sentinel in a column
-the build does not read; a recomputed row loses it, a row left alone keeps it.
+As in test_incremental_marts: a sentinel in a column the build does not read shows which
+rows a build computed (``tests/fixtures/sentinels.py``).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -21,13 +20,15 @@ from synthlake.ingest.hf import HFSource, import_hf_file
 from synthlake.lake import Lake
 from synthlake.pipeline.dbt_runner import run_dbt
 from synthlake.settings import load_settings
+from tests.fixtures.sentinels import Sentinels, full_rebuild
 
-SENTINEL = "stale-sentinel"
 # the model, its key and the column that holds the sentinel (read by no model upstream)
 MODELS = {
     "int_qa_pairs_unioned": ("qa_id", "generator_llm"),
     "int_instructions_checked": ("id", "source_revision"),
 }
+SEEN = Sentinels(MODELS)
+rows, mark_stored_rows, recomputed = SEEN.rows, SEEN.mark_stored_rows, SEEN.recomputed
 BUILD = ["build", "--select", *(f"+{m}" for m in MODELS), "--indirect-selection", "cautious"]
 
 FIRST = [
@@ -54,29 +55,6 @@ def import_alpaca(lake: Lake, path: Path, pairs: list[tuple[str, str]], revision
     path.write_text(json.dumps([{"instruction": q, "input": "", "output": a} for q, a in pairs]))
     stats = import_hf_file(path, lake, HFSource("teknium/openhermes", revision), run_id=revision)
     return [Path(p) for p in stats.files]
-
-
-def rows(lake: Lake, model: str) -> dict[str, dict]:
-    key = MODELS[model][0]
-    with duckdb.connect(str(lake.warehouse), read_only=True) as con:
-        cursor = con.execute(f"select * from {model}")
-        names = [d[0] for d in cursor.description]
-        return {r[names.index(key)]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
-
-
-def mark_stored_rows(lake: Lake) -> None:
-    with duckdb.connect(str(lake.warehouse)) as con:
-        for model, (_, column) in MODELS.items():
-            con.execute(f"update {model} set {column} = '{SENTINEL}'")
-
-
-def recomputed(lake: Lake, model: str) -> set[str]:
-    column = MODELS[model][1]
-    return {key for key, row in rows(lake, model).items() if row[column] != SENTINEL}
-
-
-def without(row: dict, column: str) -> dict:
-    return {k: v for k, v in row.items() if k != column}
 
 
 @pytest.fixture(autouse=True)
@@ -128,16 +106,9 @@ def test_builds_compute_only_changed_rows_and_end_as_a_full_rebuild(tmp_path: Pa
     assert recomputed(lake, "int_qa_pairs_unioned") == {f"ins:{k}" for k in duplicate}
     assert set(rows(lake, "int_qa_pairs_unioned")) == {f"ins:{k}" for k in checked}
 
-    rebuilt_root = tmp_path / "rebuilt"
-    shutil.copytree(lake.root, rebuilt_root)
-    rebuilt_settings = load_settings(lake_root=rebuilt_root)
-    run_dbt([*BUILD, "--full-refresh"], rebuilt_settings)
-    rebuilt = Lake.from_settings(rebuilt_settings)
-    for model, (_, column) in MODELS.items():
-        ours, theirs = rows(lake, model), rows(rebuilt, model)
-        assert set(ours) == set(theirs), model
-        for key, row in ours.items():
-            assert without(row, column) == without(theirs[key], column), (model, key)
+    rebuilt = full_rebuild(lake, tmp_path / "rebuilt", BUILD)
+    for model in MODELS:
+        SEEN.same_as_full_rebuild(lake, rebuilt, model)
 
 
 def test_a_table_from_before_it_was_incremental_is_computed_again_once(tmp_path: Path) -> None:
@@ -154,3 +125,44 @@ def test_a_table_from_before_it_was_incremental_is_computed_again_once(tmp_path:
     for model in MODELS:
         assert recomputed(lake, model) == set(expected[model]), model
         assert rows(lake, model) == expected[model], model
+
+
+def _translation(row_id: str, translation_id: str, prompt_version: str, at: str) -> str:
+    """A verified Italian translation row of ``row_id``, as the translation model stores it."""
+    return (
+        "insert into int_instructions_translated by name select "
+        f"'{translation_id}' as translation_id, '{row_id}' as id, 'it' as target_language, "
+        "'verified' as status, 'it' as language, 'en' as source_language, "
+        f"'{prompt_version}' as prompt_version, 'test:llm' as llm, "
+        f"timestamptz '{at}' as translated_at, source_dataset, "
+        f"'Descrivi il ciclo ({prompt_version}).' as instruction, '' as input, "
+        "'L''acqua evapora e cade come pioggia.' as output "
+        f"from stg_hf__instructions where id = '{row_id}'"
+    )
+
+
+def test_a_newer_translation_replaces_its_pair_and_nothing_else(tmp_path: Path) -> None:
+    # which translation of a row and language makes the pair is chosen once, in
+    # int_qa_pair_inputs (translation_id); int_qa_pairs_unioned writes that one
+    settings = load_settings(lake_root=tmp_path / "lake")
+    lake = Lake.from_settings(settings).ensure()
+    import_alpaca(lake, tmp_path / "first.json", FIRST, "r1")
+    run_dbt(BUILD, settings)
+    source = sorted(rows(lake, "int_instructions_checked"))[0]
+    with duckdb.connect(str(lake.warehouse)) as con:  # what an earlier translation run stored
+        con.execute(_translation(source, "tr-v1", "v1", "2024-01-01 10:00:00+00"))
+    run_dbt(BUILD, settings)
+    pair = rows(lake, "int_qa_pairs_unioned")[f"ins:{source}:it"]
+    assert pair["translation_id"] == "tr-v1" and pair["question"] == "Descrivi il ciclo (v1)."
+    assert pair["parent_qa_id"] == f"ins:{source}" and pair["is_translation"]
+
+    mark_stored_rows(lake)
+    with duckdb.connect(str(lake.warehouse)) as con:  # a later prompt version's, and an older
+        con.execute(_translation(source, "tr-v2", "v2", "2024-02-01 10:00:00+00"))
+        con.execute(_translation(source, "tr-v0", "v0", "2023-12-01 10:00:00+00"))
+    run_dbt(BUILD, settings)
+    pairs = rows(lake, "int_qa_pairs_unioned")
+    assert pairs[f"ins:{source}:it"]["translation_id"] == "tr-v2"
+    assert pairs[f"ins:{source}:it"]["question"] == "Descrivi il ciclo (v2)."
+    assert recomputed(lake, "int_qa_pairs_unioned") == {f"ins:{source}:it"}
+    assert len(pairs) == len(FIRST) + 1
