@@ -59,6 +59,7 @@ SLOW: dict[str, str] = {
     "rehearsal_model.py": "the stand-in provider's answers, not a benchmark",
     "rehearsal_provider.py": "a server, not a benchmark (used by bench.rehearsal)",
     "translate_read.py": "reads a built seed-scale lake (--warehouse, e.g. a kept rehearsal's)",
+    "langid_floor.py": "reads a built seed-scale lake (--warehouse, e.g. a kept rehearsal's)",
 }
 
 

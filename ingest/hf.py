@@ -76,6 +76,15 @@ class HFStats:
         return out
 
 
+@dataclass(slots=True)
+class IngestedIds:
+    """Every record id (new or already stored) and reject id an import produced: what
+    ``IngestLedger`` keeps of a file, to skip it next time while the lake still holds them."""
+
+    records: list[str] = field(default_factory=list)
+    rejects: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class HFSource:
     """Where rows come from: the dataset id, its revision and the language of its text."""
@@ -333,6 +342,7 @@ def store_hf_rows(
     run_id: str,
     chunk_rows: int = WRITE_CHUNK_ROWS,
     known: set[str] | None = None,
+    seen: IngestedIds | None = None,
 ) -> HFStats:
     """Append rows not already in the lake (by record id) and the rejects.
 
@@ -341,6 +351,7 @@ def store_hf_rows(
     ids (``known_record_ids``), read here when not given, and updated with the rows
     written; a caller importing many files passes one set to all of them, since reading
     the ids again per file made importing N shards cost N reads of the whole lake.
+    ``seen`` collects the record and reject ids of the input (``IngestedIds``).
     """
     lake.ensure()
     if known is None:
@@ -364,7 +375,12 @@ def store_hf_rows(
         stats.read += 1
         if isinstance(item, Reject):
             rejects.append(item)
-        elif item["record_id"] in known:
+            if seen is not None:
+                seen.rejects.append(item.reject_id)
+            continue
+        if seen is not None:
+            seen.records.append(item["record_id"])
+        if item["record_id"] in known:
             stats.unchanged += 1
         else:
             known.add(item["record_id"])
@@ -391,12 +407,13 @@ def import_hf_files(
     seed: int | str = 0,
     max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
     known: set[str] | None = None,
+    seen: IngestedIds | None = None,
 ) -> HFStats:
     """Read downloaded dataset files (one dataset) into the lake, optionally sampled.
 
     The sample is drawn over all the files together, seeded by ``seed`` and the dataset's
-    id and revision, so each dataset gets its own reproducible sample. ``known``: see
-    ``store_hf_rows``.
+    id and revision, so each dataset gets its own reproducible sample. ``known``, ``seen``:
+    see ``store_hf_rows``.
     """
     names = list(source_files) if source_files is not None else [str(p) for p in paths]
     if len(names) != len(paths):
@@ -409,7 +426,7 @@ def import_hf_files(
             )
 
     stream = sample_hf_items(items(), sample_rows, f"{seed}:{source.dataset}@{source.revision}")
-    stats = store_hf_rows(lake, stream, run_id=run_id, known=known)
+    stats = store_hf_rows(lake, stream, run_id=run_id, known=known, seen=seen)
     log.info(
         "hf %s@%s: read %d, new %d, unchanged %d, sampled out %d, rejected %s",
         source.dataset,
@@ -436,6 +453,7 @@ def import_hf_file(
     seed: int | str = 0,
     max_field_chars: int | None = DEFAULT_MAX_FIELD_CHARS,
     known: set[str] | None = None,
+    seen: IngestedIds | None = None,
 ) -> HFStats:
     """Read one downloaded dataset file (JSONL, JSON array or Parquet) into the lake."""
     return import_hf_files(
@@ -447,4 +465,5 @@ def import_hf_file(
         seed=seed,
         max_field_chars=max_field_chars,
         known=known,
+        seen=seen,
     )

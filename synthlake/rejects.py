@@ -60,9 +60,14 @@ def rejects_table(rejects: Iterable[Reject], *, run_id: str, now: datetime) -> p
     return pa.Table.from_pylist(rows, schema=RAW_REJECTS_SCHEMA)
 
 
+def known_reject_ids(lake: Lake) -> set[str]:
+    """The ids of every reject recorded in the lake."""
+    return set(lake.read_raw("rejects", columns=["reject_id"]).column("reject_id").to_pylist())
+
+
 def write_rejects(lake: Lake, rejects: list[Reject], *, run_id: str) -> Path | None:
     """Append the rejects not already recorded (a rerun on the same input adds nothing)."""
-    known = set(lake.read_raw("rejects", columns=["reject_id"]).column("reject_id").to_pylist())
+    known = known_reject_ids(lake)
     fresh: dict[str, Reject] = {}
     for reject in rejects:
         if reject.reject_id not in known:
