@@ -142,33 +142,51 @@ CAPS: dict[str, Profile] = {
 STORE_MARGIN_S = 0.5
 
 
-def paid_twice_apart_from_in_flight(state_dir: Path, killed_at: float | None) -> dict[str, int]:
-    """Requests paid twice, apart from those in flight at the SIGKILL.
+def paid_twice_apart_from_in_flight(
+    state_dir: Path, killed_at: float | None, timeout_s: float | None = None
+) -> dict[str, int]:
+    """Requests paid twice, apart from those in flight at the SIGKILL and those answered
+    after the client had given up on them.
 
     A request the provider was still answering when the client died is billed (a hosted
     provider bills a generation whether or not anyone reads it) and its answer dies with the
-    process: no client can keep it, and the resume must ask again. Every other request paid
-    twice is an answer the client received and failed to keep: that must be 0.
+    process: no client can keep it, and the resume must ask again. So is an answer the
+    provider finished after the client's timeout (``timeout_s``, ``SYNTHLAKE_LLM_TIMEOUT_S``)
+    had ended the request: the client retried, the late answer went to a request nobody
+    waited for (the full rehearsal at ``ec1be51``: one answer after 20.6 s against a 20 s
+    timeout, its retry 1.3 s later). Every other request paid twice is an answer the client
+    received and failed to keep: that must be 0.
     """
     events = read_jsonl(Path(state_dir) / EVENTS)
-    in_flight = set()
-    if killed_at is not None:
-        for e in events:
-            if (
-                "h" in e
-                and e["t0"] <= killed_at
-                and e.get("t1", killed_at) >= killed_at - STORE_MARGIN_S
-            ):
-                in_flight.add(e["h"])
+    in_flight, late = set(), set()
+    for e in events:
+        if "h" not in e:
+            continue
+        if (
+            killed_at is not None
+            and e["t0"] <= killed_at
+            and e.get("t1", killed_at) >= killed_at - STORE_MARGIN_S
+        ):
+            in_flight.add(e["h"])
+        if (
+            timeout_s is not None
+            and e.get("what") == "ok"
+            and e.get("t1") is not None
+            and e["t1"] - e["t0"] > timeout_s
+        ):
+            late.add(e["h"])
+    late -= in_flight
     paid = read_jsonl(Path(state_dir) / PAID)
     counts: dict[str, int] = {}
     for r in paid:
         counts[r["h"]] = counts.get(r["h"], 0) + 1
+    twice = {h: n - 1 for h, n in counts.items() if n > 1}
     return {
         "in_flight_at_kill": len(in_flight),
-        "paid_twice_in_flight": sum(n - 1 for h, n in counts.items() if n > 1 and h in in_flight),
+        "paid_twice_in_flight": sum(n for h, n in twice.items() if h in in_flight),
+        "paid_twice_after_timeout": sum(n for h, n in twice.items() if h in late),
         "paid_twice_received": sum(
-            n - 1 for h, n in counts.items() if n > 1 and h not in in_flight
+            n for h, n in twice.items() if h not in in_flight and h not in late
         ),
     }
 
@@ -703,7 +721,9 @@ def _rehearse_runs(
         at_kill = provider.stats()
         resumed = run_synthlake("resumed", out / "lake-killed", env, inputs)
         kill_stats = provider.stats()
-        kill_stats |= paid_twice_apart_from_in_flight(provider.state_dir, killed.killed_at)
+        kill_stats |= paid_twice_apart_from_in_flight(
+            provider.state_dir, killed.killed_at, profile.timeout_s
+        )
         comparison = compare_marts(out / "lake-reference", out / "lake-killed")
         snap_ref, snap_res = snapshot_id(out / "lake-reference"), snapshot_id(out / "lake-killed")
 
@@ -764,7 +784,8 @@ def _rehearse_runs(
             f"{kill_stats['paid_twice_received']} answers received and paid again over the killed "
             f"run and its resume; {kill_stats['paid_twice_in_flight']} re-asked of "
             f"{kill_stats['in_flight_at_kill']} in flight at the SIGKILL (billed, lost with the "
-            "process) "
+            f"process); {kill_stats['paid_twice_after_timeout']} answered after the client's "
+            f"{profile.timeout_s:g} s timeout had given up on them (billed, retried) "
             f"({kill_stats['answered']} answered vs {answered_ref} for the reference)",
         ),
         (
