@@ -295,9 +295,9 @@ def check_languages(
 def end_child_process() -> None:
     """End the child process, if one runs. It holds lingua's models (~430 MiB for the
     default 11 languages): left to the process's exit, it sat in the build's memory
-    through every model after the check (qa_pairs, the exports), where the full
-    rehearsal's peak was. The next detection that needs it starts one again (~1 s plus the
-    detector's load)."""
+    through every model after the check. The next detection that needs it starts one
+    again (~1 s plus the detector's load); one child serves every thread, so a pass that
+    ends it while another thread's check still runs costs that check one such start."""
     _WORKER.close()
 
 
