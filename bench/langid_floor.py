@@ -35,13 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from synthlake.instructions.langid import (
-        MAX_CHARS,
         LanguageIdentifier,
         _confidences,
         check_languages,
         end_child_process,
+        turn_and_row_texts,
     )
-    from synthlake.instructions.protect import letters, prose
     from synthlake.settings import load_settings
 
     con = duckdb.connect(args.warehouse, read_only=True)
@@ -55,11 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     con.close()
     n = rows.num_rows
 
-    turns = rows.column("turns").to_pylist()
-    texts = [t["content"] or "" for row in turns for t in row or []]
-    texts += ["\n".join(t["content"] or "" for t in row or []) for row in turns]
-    cleaned = [prose(t)[:MAX_CHARS] for t in texts]
-    distinct = [t for t in dict.fromkeys(cleaned) if letters(t) >= identifier.min_letters]
+    turn_texts, _, row_texts = turn_and_row_texts(rows.column("turns").to_pylist())
+    texts = turn_texts + row_texts
+    # the check detects turns and rows in two calls: each deduplicated apart
+    distinct = [
+        *identifier.texts_to_detect(turn_texts)[1],
+        *identifier.texts_to_detect(row_texts)[1],
+    ]
     _confidences(identifier.codes, distinct[:50])  # the detector's models load on first use
 
     start = time.perf_counter()

@@ -230,12 +230,20 @@ class LanguageIdentifier:
         labels = {row[0] for row in instructions.project("language").distinct().fetchall()}
         return cls.from_settings(settings, extra=labels)
 
-    def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
-        """One detection per text (in parallel inside lingua)."""
+    def texts_to_detect(
+        self, texts: Sequence[str], *, is_prose: bool = False
+    ) -> tuple[list[str], list[str]]:
+        """(each text as lingua reads it, the distinct ones long enough to judge): what
+        ``detect_many`` sends to lingua."""
         cleaned = [(t if is_prose else prose(t))[:MAX_CHARS] for t in texts]
         # Each distinct text is detected once (SlimOrca repeats a few dozen system prompts
         # over 518k rows; duplicates repeat whole turns); equal texts share one Detection.
         distinct = [t for t in dict.fromkeys(cleaned) if letters(t) >= self.min_letters]
+        return cleaned, distinct
+
+    def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
+        """One detection per text (in parallel inside lingua)."""
+        cleaned, distinct = self.texts_to_detect(texts, is_prose=is_prose)
         if not distinct:
             return [Detection(None, None)] * len(texts)
         if len(distinct) >= WORKER_MIN_TEXTS:
@@ -301,21 +309,27 @@ def end_child_process() -> None:
     _WORKER.close()
 
 
+def turn_and_row_texts(turns: list[list[dict] | None]) -> tuple[list[str], list[int], list[str]]:
+    """What the check detects of rows' ``turns``: every turn's text, the row each belongs
+    to, and each row's text as a whole (its turns joined by newlines)."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for i, row_turns in enumerate(turns):
+        for turn in row_turns or []:
+            texts.append(turn["content"] or "")
+            owner.append(i)
+    whole = ["\n".join(t["content"] or "" for t in row_turns or []) for row_turns in turns]
+    return texts, owner, whole
+
+
 def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
     ids = rows.column("id").to_pylist()
     labels = rows.column("language").to_pylist()
     names = rows.schema.names
     hashes = rows.column("content_hash") if "content_hash" in names else [None] * len(ids)
     turns = rows.column("turns").to_pylist()
-    texts: list[str] = []
-    owner: list[int] = []
-    roles: list[list[str]] = []
-    for i, row_turns in enumerate(turns):
-        roles.append([t["role"] for t in row_turns or []])
-        for turn in row_turns or []:
-            texts.append(turn["content"] or "")
-            owner.append(i)
-    whole = ["\n".join(t["content"] or "" for t in row_turns or []) for row_turns in turns]
+    roles = [[t["role"] for t in row_turns or []] for row_turns in turns]
+    texts, owner, whole = turn_and_row_texts(turns)
     per_turn = identifier.detect_many(texts)
     per_row = identifier.detect_many(whole)
     turn_languages: list[list[str | None]] = [[] for _ in ids]
