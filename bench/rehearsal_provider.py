@@ -94,6 +94,14 @@ def body_hash(body: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def answer_digest(text: str, tokens_in: int, tokens_out: int) -> str:
+    """What a billed answer looks like to the client that stores it (its text and usage):
+    ``bench/rehearsal.py`` matches the ledger against the answers a killed run had
+    committed to its cache, to tell an answer the client kept from one it never stored."""
+    key = f"{int(tokens_in)}:{int(tokens_out)}:{text}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
 def prompt_tokens(body: dict[str, Any]) -> int:
     return rough_tokens("".join(str(m.get("content") or "") for m in body.get("messages") or []))
 
@@ -346,7 +354,13 @@ class StandinServer:
         if self.stopping.is_set():
             return
         # Billed once generated, whether or not the client is still there to read it.
-        record = {"t": round(time.time(), 4), "h": digest, "tin": tokens_in, "tout": tokens_out}
+        record = {
+            "t": round(time.time(), 4),
+            "h": digest,
+            "tin": tokens_in,
+            "tout": tokens_out,
+            "a": answer_digest(text, tokens_in, tokens_out),
+        }
         self.ledger.paid(record)
         if not self._send(h, 200, payload, limit_headers):
             self.ledger.event({"undelivered": digest, "t": round(time.time(), 4)})
