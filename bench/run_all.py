@@ -72,6 +72,20 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
+def _what(proc: object) -> str:
+    """A process by what it runs: its command line, the interpreter's path cut off."""
+    import psutil
+
+    try:
+        cmd = proc.cmdline()  # type: ignore[attr-defined]
+    except psutil.Error:
+        return "?"
+    if not cmd:
+        return "?"
+    head = Path(cmd[0]).name
+    return " ".join([head, *cmd[1:4]])[:80]
+
+
 class TreeMemory:
     """Samples the summed RSS of a process and its descendants in a thread."""
 
@@ -81,6 +95,10 @@ class TreeMemory:
         self._proc = psutil.Process(pid)
         self._interval = interval_s
         self.samples: list[tuple[float, int]] = []  # (unix time, bytes)
+        # the processes of the largest sample: (what it runs, bytes), largest first
+        self.peak_parts: list[tuple[str, int]] = []
+        self.peak_at: float | None = None
+        self._peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -93,12 +111,21 @@ class TreeMemory:
                 procs = [self._proc, *self._proc.children(recursive=True)]
             except psutil.Error:
                 break
+            parts = []
             for proc in procs:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
                 except psutil.Error:
-                    pass
-            self.samples.append((time.time(), total))
+                    continue
+                total += rss
+                parts.append((proc, rss))
+            now = time.time()
+            self.samples.append((now, total))
+            if self.peak_at is None or total > self._peak:
+                self.peak_at, self._peak = now, total
+                self.peak_parts = sorted(
+                    ((_what(p), rss) for p, rss in parts), key=lambda part: -part[1]
+                )
             self._stop.wait(self._interval)
 
     def __enter__(self) -> TreeMemory:
