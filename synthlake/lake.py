@@ -19,10 +19,12 @@ so dbt's sources resolve (and keep their column types) before the first ingest.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +37,8 @@ from synthlake.errors import CorruptRawFile, CorruptWarehouse, LakeError
 
 if TYPE_CHECKING:
     import duckdb
+
+log = logging.getLogger(__name__)
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -380,6 +384,68 @@ def read_only_warehouse(warehouse: Path, memory_limit: str = "auto") -> duckdb.D
         con.close()
         raise
     return con
+
+
+_SIZE_UNITS = {
+    "bytes": 1,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+}
+
+
+def duckdb_size_bytes(text: str) -> int:
+    """Bytes of a size as DuckDB prints its settings ('2.7 GiB', '953.6 MiB', '0 bytes')."""
+    number, _, unit = text.strip().partition(" ")
+    try:
+        return int(float(number) * _SIZE_UNITS[unit.strip().lower()])
+    except (KeyError, ValueError):
+        raise ValueError(f"not a DuckDB size: {text!r}") from None
+
+
+@contextmanager
+def duckdb_memory_lent(con: duckdb.DuckDBPyConnection, nbytes: int) -> Iterator[int | None]:
+    """DuckDB's ``memory_limit`` lowered by ``nbytes`` (never below two thirds of it) for
+    the block, then set back; yields the lowered limit in bytes, or None when DuckDB could
+    not lower it (it must first evict blocks, and pinned ones cannot be: then the block
+    runs under the full limit, with a warning).
+
+    For a Python model that holds memory DuckDB does not count, in the same process, for
+    a long time: the language check's child process and batches (~1 GB) for the ~25
+    minutes of a 760k-row check, beside which dbt's other thread runs the big SQL marts.
+    DuckDB's limit plus the check's share put the full rehearsal's first build at 6.1 GB,
+    over its 6 GB target; lent, DuckDB's share shrinks while the check runs, and the marts
+    that run beside it spill sooner (the check is the build's critical path there, so they
+    cost time but not the build's). ``memory_limit`` is global to the database, so every
+    connection of the build sees the lowered limit."""
+    import duckdb
+
+    before = con.sql("select current_setting('memory_limit')").fetchall()[0][0]
+    # dbt's profile sets the limit from this variable: restore it exactly (DuckDB prints
+    # it rounded to a tenth of a GiB)
+    restore = os.environ.get("SYNTHLAKE_DUCKDB_MEMORY_LIMIT") or before
+    limit = duckdb_size_bytes(before)
+    lowered = max(limit * 2 // 3, limit - nbytes)
+    try:
+        con.execute(f"set memory_limit = '{lowered}B'")
+    except duckdb.Error as exc:
+        log.warning(
+            "DuckDB's memory_limit stays %s beside a step that needs %.1f GB outside it: %s",
+            before,
+            nbytes / 1e9,
+            exc,
+        )
+        yield None
+        return
+    try:
+        yield lowered
+    finally:
+        con.execute(f"set memory_limit = '{restore}'")
 
 
 def is_corrupt_warehouse_error(exc: BaseException) -> bool:

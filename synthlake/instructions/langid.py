@@ -58,6 +58,12 @@ CONFIDENT = 0.5  # relative confidence above which a detection is reported
 LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
 MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
 BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once
+# What a large check holds outside DuckDB while it runs: the child with lingua's models
+# (500-530 MiB for the default 11 languages after its first batches) and the parent's
+# batches, their pickles and the verdicts so far (the parent of a 60k-row check of the
+# full rehearsal's instructions: 570 MB, ~150 MB of it the interpreter). dbt's Python model
+# lends DuckDB's memory limit this much for the check (``synthlake.lake.duckdb_memory_lent``).
+CHECK_FOOTPRINT_BYTES = 1_000_000_000
 WORKER_MIN_TEXTS = 2_000  # distinct texts from which a batch goes to the child process
 
 LANGID_SCHEMA = pa.schema(

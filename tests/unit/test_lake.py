@@ -7,7 +7,14 @@ import pyarrow as pa
 import pytest
 
 from synthlake.errors import CorruptRawFile, LakeError
-from synthlake.lake import RAW_TABLES, Lake, content_hash, read_only_warehouse
+from synthlake.lake import (
+    RAW_TABLES,
+    Lake,
+    content_hash,
+    duckdb_memory_lent,
+    duckdb_size_bytes,
+    read_only_warehouse,
+)
 
 
 def test_ensure_creates_layout_and_schema_files(tmp_path: Path) -> None:
@@ -73,3 +80,35 @@ def test_a_read_only_warehouse_connection_has_the_memory_limit(tmp_path: Path) -
             with pytest.raises(duckdb.Error):
                 con.execute("create table u (y integer)")  # read-only
         assert other.execute("select count(*) from t").fetchone() == (1,)
+
+
+def test_duckdb_sizes_are_read_as_duckdb_prints_them() -> None:
+    assert duckdb_size_bytes("953.6 MiB") == int(953.6 * 2**20)
+    assert duckdb_size_bytes("2.7 GiB") == int(2.7 * 2**30)
+    assert duckdb_size_bytes("0 bytes") == 0
+    with pytest.raises(ValueError, match="not a DuckDB size"):
+        duckdb_size_bytes("lots")
+
+
+def test_memory_lent_lowers_the_whole_databases_limit_and_restores_it_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNTHLAKE_DUCKDB_MEMORY_LIMIT", "3GB")
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        con.execute("set memory_limit = '3GB'")
+        model_session = con.cursor()  # a dbt Python model's session: another connection
+        limit = lambda c: c.execute("select current_setting('memory_limit')").fetchone()[0]  # noqa: E731
+        with duckdb_memory_lent(model_session, 1_000_000_000) as lowered:
+            limit_bytes = duckdb_size_bytes("2.7 GiB")  # DuckDB prints 3GB rounded
+            assert lowered == max(limit_bytes * 2 // 3, limit_bytes - 10**9)
+            # global to the database: dbt's other thread sees it too
+            assert limit(con) == limit(model_session)
+            assert abs(duckdb_size_bytes(limit(con)) - lowered) < 0.1 * 2**30
+        assert limit(con) == "2.7 GiB"
+        # restored after a failure inside too; never below two thirds of a small limit
+        con.execute("set memory_limit = '600MB'")
+        monkeypatch.setenv("SYNTHLAKE_DUCKDB_MEMORY_LIMIT", "600MB")
+        with pytest.raises(RuntimeError), duckdb_memory_lent(model_session, 10**9) as lowered:
+            assert lowered == duckdb_size_bytes("572.2 MiB") * 2 // 3
+            raise RuntimeError("the check failed")
+        assert limit(con) == "572.2 MiB"

@@ -4,16 +4,23 @@ and whether it disagrees with the dataset's label.
 Incremental: only rows whose content, label or check config changed since they were
 checked are read and checked (a daily refresh of 1% changed rows checks 1% of the rows).
 Each batch's verdicts are also kept in the lake's cache until the table has them, so a
-build killed during the check resumes where it stopped (``langid_progress``).
+build killed during the check resumes where it stopped (``langid_progress``). While it
+checks, DuckDB's memory limit is lowered by what the check holds outside DuckDB
+(``synthlake.lake.duckdb_memory_lent``): the big SQL marts run beside it.
 Thin dbt Python model (it reads refs and returns Arrow): the logic is
 ``synthlake.instructions.langid``.
 """
 
 import pyarrow as pa
 
-from synthlake.instructions.langid import BATCH_ROWS, LanguageIdentifier, check_languages
+from synthlake.instructions.langid import (
+    BATCH_ROWS,
+    CHECK_FOOTPRINT_BYTES,
+    LanguageIdentifier,
+    check_languages,
+)
 from synthlake.instructions.langid_progress import CheckProgress
-from synthlake.lake import Lake
+from synthlake.lake import Lake, duckdb_memory_lent
 from synthlake.settings import load_settings
 
 KEPT = ("content_hash", "langid_config")  # what says a stored verdict is still current
@@ -40,6 +47,10 @@ def model(dbt, session):
             )
     progress = CheckProgress(Lake.from_settings(settings).cache / "langid", identifier.config)
     taken, todo = progress.take(session, todo)
-    # streamed: at 760k rows the texts as one table, and their detections, cost gigabytes
-    checked = check_languages(todo.to_arrow_reader(BATCH_ROWS), identifier, on_batch=progress.save)
+    # streamed: at 760k rows the texts as one table, and their detections, cost gigabytes;
+    # what the check holds outside DuckDB (its child, its batches) DuckDB gives up meanwhile
+    with duckdb_memory_lent(session, CHECK_FOOTPRINT_BYTES):
+        checked = check_languages(
+            todo.to_arrow_reader(BATCH_ROWS), identifier, on_batch=progress.save
+        )
     return pa.concat_tables([taken, checked])
