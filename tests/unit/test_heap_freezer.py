@@ -3,6 +3,7 @@ full collections then walk only what the build's models allocate (see HeapFreeze
 
 from __future__ import annotations
 
+import collections
 import gc
 import threading
 import time
@@ -69,3 +70,31 @@ def test_a_build_freezes_the_heap_while_it_runs_and_leaves_it_thawed(settings: S
     assert result.success
     assert max(seen) > 100_000  # dbt's parsed project and the libraries, at least
     assert gc.get_freeze_count() == 0
+
+
+def test_full_collections_still_run_for_what_the_build_allocates_after_the_freeze() -> None:
+    """Cycles that live long enough to reach the oldest generation (an LLM stage's
+    requests) must be collected during the build, not wait for a quarter of the frozen
+    heap's size in new long-lived objects."""
+    kept = [[i] for i in range(1_000_000)]  # dbt's manifest and the libraries, in small
+    full = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(info["collected"])
+
+    freezer = HeapFreezer()
+    freezer(event("ConcurrencyLine"))
+    gc.callbacks.append(count)
+    try:
+        recent: collections.deque = collections.deque(maxlen=20_000)
+        for i in range(60_000):
+            stage = {"row": [i]}
+            stage["self"] = stage  # a cycle, alive for a while: it reaches the oldest generation
+            recent.append(stage)
+    finally:
+        gc.callbacks.remove(count)
+        freezer.thaw()
+    assert len(kept) == 1_000_000
+    assert full, "no full collection ran while the heap was frozen"
+    assert sum(full) > 0  # and it freed the stages' cycles
