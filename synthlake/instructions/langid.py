@@ -59,10 +59,10 @@ LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
 MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
 BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once
 # What a large check holds outside DuckDB while it runs: the child with lingua's models
-# (500-530 MiB for the default 11 languages after its first batches) and the parent's
-# batches, their pickles and the verdicts so far (the parent of a 60k-row check of the
-# full rehearsal's instructions: 570 MB, ~150 MB of it the interpreter). dbt's Python model
-# lends DuckDB's memory limit this much for the check (``synthlake.lake.duckdb_memory_lent``).
+# (460-530 MiB for the default 11 languages after its first batches), the parent's batch
+# of texts and its pickle (~0.1-0.2 GB) and the verdicts so far (~260 bytes a row: 0.2 GB
+# at 760k rows). dbt's Python model lends DuckDB's memory limit this much for the check
+# (``synthlake.lake.duckdb_memory_lent``).
 CHECK_FOOTPRINT_BYTES = 1_000_000_000
 WORKER_MIN_TEXTS = 2_000  # distinct texts from which a batch goes to the child process
 
@@ -332,7 +332,10 @@ def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Tab
     ids = rows.column("id").to_pylist()
     labels = rows.column("language").to_pylist()
     names = rows.schema.names
-    hashes = rows.column("content_hash") if "content_hash" in names else [None] * len(ids)
+    # a copy: an array of the batch DuckDB exported keeps the whole batch (its texts) alive
+    hashes = (
+        rows.column("content_hash").to_pylist() if "content_hash" in names else [None] * len(ids)
+    )
     turns = rows.column("turns").to_pylist()
     roles = [[t["role"] for t in row_turns or []] for row_turns in turns]
     texts, owner, whole = turn_and_row_texts(turns)
