@@ -417,12 +417,13 @@ def duckdb_memory_lent(con: duckdb.DuckDBPyConnection, nbytes: int) -> Iterator[
 
     For a Python model that holds memory DuckDB does not count, in the same process, for
     a long time: the language check's child process and batches (~1 GB) for the ~25
-    minutes of a 760k-row check, beside which dbt's other thread runs the big SQL marts.
-    DuckDB's limit plus the check's share put the full rehearsal's first build at 6.1 GB,
-    over its 6 GB target; lent, DuckDB's share shrinks while the check runs, and the marts
-    that run beside it spill sooner (the check is the build's critical path there, so they
-    cost time but not the build's). ``memory_limit`` is global to the database, so every
-    connection of the build sees the lowered limit."""
+    minutes of a 760k-row check, beside which dbt's other thread runs the big SQL marts
+    (the full rehearsal's peak is there). Lent, DuckDB's share shrinks while the check
+    runs, so the build's process stays near the limit's budget, and the marts beside it
+    spill sooner (the check is the build's critical path there: they cost time, not the
+    build's). Alone it did not lower the rehearsal's peak, which the check's own leak
+    made (fixed in ``langid._check_batch``). ``memory_limit`` is global to the database, so
+    every connection of the build sees the lowered limit."""
     import duckdb
 
     before = con.sql("select current_setting('memory_limit')").fetchall()[0][0]
