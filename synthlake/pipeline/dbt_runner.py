@@ -133,11 +133,11 @@ class HeapFreezer:
             # CPython runs a full collection only once the objects that reached the oldest
             # generation since the last one number a quarter of what it held after it:
             # counted before the freeze, that is the frozen millions, and cycles the build's
-            # stages leave behind (an LLM stage's requests, clients and tracebacks) waited
-            # for ~1 GB of them (the full rehearsal's build grew 1.1 GB through the
-            # translation and dropped 2 GB at once long after, as such a collection would;
-            # tests/unit/test_heap_freezer.py shows the accounting). Collecting again,
-            # now with the heap frozen (nothing to walk), counts only what is not frozen.
+            # stages leave behind (an LLM stage's requests, clients, tracebacks) waited that
+            # long (tests/unit/test_heap_freezer.py shows the accounting; the full
+            # rehearsal's growth through the translation was the language check's, not
+            # this). Collecting again, now with the heap frozen (nothing to walk), counts
+            # only what is not frozen.
             gc.collect()
 
     def thaw(self) -> None:
