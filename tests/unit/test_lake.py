@@ -112,3 +112,23 @@ def test_memory_lent_lowers_the_whole_databases_limit_and_restores_it_exactly(
             assert lowered == duckdb_size_bytes("572.2 MiB") * 2 // 3
             raise RuntimeError("the check failed")
         assert limit(con) == "572.2 MiB"
+
+
+def test_memory_that_duckdb_cannot_free_is_not_lent_and_the_block_still_runs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # an in-memory database with nowhere to spill cannot evict its table's blocks
+    with duckdb.connect(config={"temp_directory": ""}) as con:
+        con.execute("set memory_limit = '150MB'")
+        con.execute("create table t as select repeat('x', 100) || range as s from range(1000000)")
+        before = con.execute("select current_setting('memory_limit')").fetchall()[0][0]
+        ran = False
+        with caplog.at_level("WARNING"), duckdb_memory_lent(con, 10**9) as lowered:
+            ran = True
+            assert lowered is None
+            assert con.execute("select current_setting('memory_limit')").fetchall()[0][0] == before
+        assert ran
+        assert (
+            "memory_limit stays" in caplog.text and "could not free up enough memory" in caplog.text
+        )
+        assert con.execute("select count(*) from t").fetchall() == [(1_000_000,)]
