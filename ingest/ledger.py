@@ -16,6 +16,12 @@ the lake's raw tables: then reading it would add nothing. A raw part deleted or 
 file edited, another setting: the file is read as before. The ledger lives in the lake's
 cache (``cache/ingest_ledger/``): deleting it costs one full read, nothing else.
 
+The ledger keeps one entry per file (dataset and the name its rows are stored under): the
+last import's. Recording an import removes the entries it supersedes, so a shard edited
+every day, or a change of the import code that re-keys every file, leaves no trail of
+entries nothing can match again (each is the file's ids: ~2 MB for a 63k-row shard).
+Entries written before they named their file cannot be matched to it and stay.
+
 Hand-written: no library keeps "what a file contributed" for an append-only Parquet lake;
 the digest is ``hashlib``'s, the storage Parquet.
 """
@@ -59,6 +65,12 @@ def _code_digest() -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerKey:
+    value: str  # everything the file's rows depend on, hashed
+    file: str  # which file it is (dataset and stored name): one entry per file is kept
+
+
+@dataclass(frozen=True, slots=True)
 class IngestLedger:
     lake: Lake
 
@@ -68,7 +80,7 @@ class IngestLedger:
 
     def key(
         self, path: Path, source: hf.HFSource, *, source_file: str, max_field_chars: int | None
-    ) -> str:
+    ) -> LedgerKey:
         fields = {
             "dataset": source.dataset,
             "revision": source.revision,
@@ -79,13 +91,15 @@ class IngestLedger:
             "max_field_chars": max_field_chars,
             "code": _code_digest(),
         }
-        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+        value = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:32]
+        file = json.dumps({"dataset": source.dataset, "source_file": source_file}, sort_keys=True)
+        return LedgerKey(value, file)
 
-    def _path(self, key: str) -> Path:
-        return self.folder / f"{key}.parquet"
+    def _path(self, key: LedgerKey) -> Path:
+        return self.folder / f"{key.value}.parquet"
 
     def holds_whole(
-        self, key: str, known_rows: set[str], known_rejects: set[str]
+        self, key: LedgerKey, known_rows: set[str], known_rejects: set[str]
     ) -> tuple[int, str] | None:
         """(rows, run id) when the file of ``key`` was imported and every row and reject it
         produced is still in the lake; None otherwise (read it)."""
@@ -105,13 +119,27 @@ class IngestLedger:
             return None
         return len(rows), str(meta.get("run_id"))
 
-    def record(self, key: str, ids: hf.IngestedIds, *, run_id: str) -> None:
-        """What an import of the file produced (after it was stored)."""
+    def record(self, key: LedgerKey, ids: hf.IngestedIds, *, run_id: str) -> None:
+        """What an import of the file produced (after it was stored); the file's earlier
+        entries, superseded, are removed."""
         self.folder.mkdir(parents=True, exist_ok=True)
         table = pa.table(
             {
                 "kind": ["row"] * len(ids.records) + ["reject"] * len(ids.rejects),
                 "id": [*ids.records, *ids.rejects],
             }
-        ).replace_schema_metadata({"synthlake": json.dumps({"run_id": run_id})})
+        ).replace_schema_metadata({"synthlake": json.dumps({"run_id": run_id, "file": key.file})})
         atomic_write_parquet(table, self._path(key))
+        self._remove_superseded(key)
+
+    def _remove_superseded(self, key: LedgerKey) -> None:
+        for path in self.folder.glob("*.parquet"):
+            if path.stem == key.value:
+                continue
+            try:  # the footer only: an entry's ids are not read
+                meta = json.loads(pq.read_schema(path).metadata[b"synthlake"])
+            except (OSError, KeyError, TypeError, ValueError, pa.ArrowException):
+                continue  # unreadable: holds_whole names it if its file comes again
+            if meta.get("file") == key.file:
+                path.unlink(missing_ok=True)
+                log.info("ingest ledger: %s superseded by %s, removed", path.name, key.value)

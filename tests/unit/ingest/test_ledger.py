@@ -8,6 +8,8 @@ import json
 import logging
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from synthlake.ingest.folder import ingest_folder
 from synthlake.ingest.ledger import LEDGER_DIR
@@ -106,3 +108,50 @@ def test_an_unreadable_ledger_entry_is_named_and_the_file_read(
         again = ingest(folder, lake, "r2")
     assert again["a.json"].read == 3 and again["a.json"].new == 0
     assert "unreadable" in caplog.text and LEDGER_DIR in caplog.text
+
+
+def entries(lake: Lake) -> dict[str, str]:
+    """Each ledger entry's name and the file it names (None: written before entries did)."""
+    found = {}
+    for path in (lake.cache / LEDGER_DIR).glob("*.parquet"):
+        meta = json.loads(pq.read_schema(path).metadata[b"synthlake"])
+        found[path.name] = meta.get("file")
+    return found
+
+
+def test_the_ledger_keeps_one_entry_per_file_however_often_it_changes(
+    folder: Path, lake: Lake
+) -> None:
+    ingest(folder, lake, "r1")
+    first = entries(lake)
+    assert len(first) == 2 and len(set(first.values())) == 2
+    (b_entry,) = [name for name, file in first.items() if "b.json" in file]
+    for day in range(3):  # a.json edited daily: one new row each time
+        rows = [*ROWS, {"instruction": f"Day {day}", "input": "", "output": f"Answer {day}"}]
+        (folder / "a.json").write_text(json.dumps(rows))
+        assert ingest(folder, lake, f"d{day}")["a.json"].new == 1
+    now = entries(lake)
+    assert len(now) == 2 and b_entry in now  # b.json's entry untouched
+    assert sorted(now.values()) == sorted(first.values())
+    # the surviving entry is the last import's: the unchanged file is skipped again
+    assert ingest(folder, lake, "r5")["a.json"].read == 0
+
+
+def test_another_field_cap_supersedes_the_entries_it_re_keys(folder: Path, lake: Lake) -> None:
+    ingest(folder, lake, "r1")
+    before = set(entries(lake))
+    ingest(folder, lake, "r2", hf_max_field_chars=1000)
+    after = entries(lake)
+    assert len(after) == 2 and not before & set(after)
+
+
+def test_an_entry_that_names_no_file_is_left_alone(folder: Path, lake: Lake) -> None:
+    ingest(folder, lake, "r1")
+    legacy = lake.cache / LEDGER_DIR / "0123456789abcdef0123456789abcdef.parquet"
+    table = pa.table({"kind": ["row"], "id": ["x"]})
+    pq.write_table(
+        table.replace_schema_metadata({"synthlake": json.dumps({"run_id": "r0"})}), legacy
+    )
+    (folder / "a.json").write_text(json.dumps(ROWS[:1]))
+    ingest(folder, lake, "r2")
+    assert legacy.is_file() and len(entries(lake)) == 3
