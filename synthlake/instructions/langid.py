@@ -37,13 +37,16 @@ with the ``check_languages`` pass that started it.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import logging
 import pickle
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -57,10 +60,11 @@ log = logging.getLogger(__name__)
 CONFIDENT = 0.5  # relative confidence above which a detection is reported
 LABEL_ABSENT = 0.1  # ... and below which the label's language counts as absent
 MAX_CHARS = 2000  # lingua's verdict is settled long before; longer texts only cost time
-BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once
+BATCH_ROWS = 10_000  # rows whose texts and detections are in memory at once (two batches)
 # What a large check holds outside DuckDB while it runs: the child with lingua's models
-# (460-530 MiB for the default 11 languages after its first batches), the parent's batch
-# of texts and its pickle (~0.1-0.2 GB) and the verdicts so far (~260 bytes a row: 0.2 GB
+# (460-530 MiB for the default 11 languages after its first batches), the parent's two
+# batches of texts (the one detected, the next; ~50 MB each) and a pickle of one (~0.1-0.2
+# GB in all) and the verdicts so far (~260 bytes a row: 0.2 GB
 # at 760k rows). dbt's Python model lends DuckDB's memory limit this much for the check
 # (``synthlake.lake.duckdb_memory_lent``).
 CHECK_FOOTPRINT_BYTES = 1_000_000_000
@@ -101,6 +105,9 @@ class Detection:
     def contradicts(self, label: str) -> bool:
         """Confidently another language than ``label``, which is (almost) absent."""
         return self.language not in (None, label) and self.score(label) <= LABEL_ABSENT
+
+
+_UNDECIDED = Detection(None, None)  # too short to judge, or scored by no language
 
 
 @functools.lru_cache(maxsize=4)
@@ -250,20 +257,25 @@ class LanguageIdentifier:
     def detect_many(self, texts: Sequence[str], *, is_prose: bool = False) -> list[Detection]:
         """One detection per text (in parallel inside lingua)."""
         cleaned, distinct = self.texts_to_detect(texts, is_prose=is_prose)
+        found = self.detect_distinct(distinct)
+        return [found.get(text, _UNDECIDED) for text in cleaned]
+
+    def detect_distinct(self, distinct: Sequence[str]) -> dict[str, Detection]:
+        """The detection of each of ``distinct`` (cleaned texts, as ``texts_to_detect``
+        gives them) that lingua scores at all: in the child process for a large batch."""
         if not distinct:
-            return [Detection(None, None)] * len(texts)
+            return {}
         if len(distinct) >= WORKER_MIN_TEXTS:
-            values = _WORKER.run(self.codes, distinct)
+            values = _WORKER.run(self.codes, list(distinct))
         else:
-            values = _confidences(self.codes, distinct)
+            values = _confidences(self.codes, list(distinct))
         found: dict[str, Detection] = {}
         for text, scores in zip(distinct, values, strict=True):
             if not scores or max(scores.values()) <= 0:
                 continue
             top = max(scores, key=scores.__getitem__)
             found[text] = Detection(top, scores[top], scores)
-        none = Detection(None, None)
-        return [found.get(text, none) for text in cleaned]
+        return found
 
     def detect(self, text: str) -> Detection:
         return self.detect_many([text])[0]
@@ -281,23 +293,52 @@ def check_languages(
 
     ``rows`` holds ``id``, ``language``, ``turns`` (list of {role, content}) and, optionally,
     ``content_hash`` (passed through): a table, or
-    a stream of record batches (a relation's ``to_arrow_reader``), so that only one batch of
-    texts is in memory as Python objects at a time; the result (no text) is small.
+    a stream of record batches (a relation's ``to_arrow_reader``), so that only two batches
+    of texts (the one lingua detects, the next) are in memory as Python objects at a time;
+    the result (no text) is small.
     ``on_batch`` gets each batch's verdicts as soon as they are made (``CheckProgress``).
     The child process the call started (if any) ends with it, unless ``end_child`` is False
     (a caller making many calls in a row, which then calls ``end_child_process``).
     """
     batches = rows.to_batches(max_chunksize=batch_rows) if isinstance(rows, pa.Table) else rows
     parts = []
+
+    def finish(batch: _PreparedBatch, detections: Future[dict[str, Detection]]) -> None:
+        part = batch.verdicts(detections.result())
+        if on_batch is not None:
+            on_batch(part)
+        parts.append(part)
+
+    # One batch ahead: while lingua (in the child) detects batch k, this thread makes batch
+    # k-1's verdicts and batch k+1's texts, work that left a core idle while it ran alone
+    # (``bench/langid_floor.py --rows 100000``: 11% beyond lingua's own time, 5% overlapped).
+    pool = ThreadPoolExecutor(1, thread_name_prefix="langid")
+    queued: deque[tuple[_PreparedBatch, Future[dict[str, Detection]]]] = deque()
+    finishing = False  # a failure while finishing a batch (its detection, on_batch) ...
     try:
         for batch in batches:
             # a reader's batches may be larger than batch_rows: cut them too
             for start in range(0, batch.num_rows, batch_rows):
-                part = _check_batch(batch.slice(start, batch_rows), identifier)
-                if on_batch is not None:
-                    on_batch(part)
-                parts.append(part)
+                prepared = _prepare_batch(batch.slice(start, batch_rows), identifier)
+                queued.append(
+                    (prepared, pool.submit(identifier.detect_distinct, prepared.distinct))
+                )
+                if len(queued) > 1:
+                    finishing = True
+                    finish(*queued.popleft())
+                    finishing = False
+        finishing = True
+        while queued:
+            finish(*queued.popleft())
+    except BaseException:
+        # ... stops the check there; one before it (the stream, the next batch's texts)
+        # first keeps the batch lingua already has, so a resumed check starts after it
+        if queued and not finishing:
+            with contextlib.suppress(Exception):
+                finish(*queued.popleft())
+        raise
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if end_child:
             end_child_process()
     result = pa.concat_tables(parts) if parts else LANGID_SCHEMA.empty_table()
@@ -328,42 +369,79 @@ def turn_and_row_texts(turns: list[list[dict] | None]) -> tuple[list[str], list[
     return texts, owner, whole
 
 
-def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
+@dataclass(slots=True)
+class _PreparedBatch:
+    """One batch of rows as the check needs them, their texts cleaned and deduplicated
+    (``distinct``: what lingua is asked, turns and whole rows in one request)."""
+
+    ids: list[str]
+    labels: list[str]
+    hashes: list[str | None]
+    roles: list[list[str]]
+    owner: list[int]  # the row of each turn text
+    turn_texts: list[str]
+    row_texts: list[str]
+    distinct: list[str]
+    config: str
+
+    def verdicts(self, found: dict[str, Detection]) -> pa.Table:
+        """The batch's verdicts (``LANGID_SCHEMA``) from ``found``'s detections."""
+        per_turn = [found.get(text, _UNDECIDED) for text in self.turn_texts]
+        per_row = [found.get(text, _UNDECIDED) for text in self.row_texts]
+        ids, labels, roles = self.ids, self.labels, self.roles
+        turn_languages: list[list[str | None]] = [[] for _ in ids]
+        mismatched: list[list[str]] = [[] for _ in ids]
+        for k, i in enumerate(self.owner):
+            role = roles[i][len(turn_languages[i])]
+            turn_languages[i].append(per_turn[k].language)
+            if per_turn[k].contradicts(labels[i]) and role not in mismatched[i]:
+                mismatched[i].append(role)
+        flags = [bool(mismatched[i]) or per_row[i].contradicts(labels[i]) for i in range(len(ids))]
+        return pa.table(
+            {
+                "id": ids,
+                "language": labels,
+                "detected_language": [d.language for d in per_row],
+                "language_confidence": [d.confidence for d in per_row],
+                "turn_roles": roles,
+                "turn_languages": turn_languages,
+                "mismatched_roles": mismatched,
+                "language_mismatch": flags,
+                "content_hash": self.hashes,
+                "langid_config": [self.config] * len(ids),
+            },
+            schema=LANGID_SCHEMA,
+        )
+
+
+def _prepare_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> _PreparedBatch:
     ids = rows.column("id").to_pylist()
-    labels = rows.column("language").to_pylist()
     names = rows.schema.names
     # a copy: an array of the batch DuckDB exported keeps the whole batch (its texts) alive
     hashes = (
         rows.column("content_hash").to_pylist() if "content_hash" in names else [None] * len(ids)
     )
     turns = rows.column("turns").to_pylist()
-    roles = [[t["role"] for t in row_turns or []] for row_turns in turns]
     texts, owner, whole = turn_and_row_texts(turns)
-    per_turn = identifier.detect_many(texts)
-    per_row = identifier.detect_many(whole)
-    turn_languages: list[list[str | None]] = [[] for _ in ids]
-    mismatched: list[list[str]] = [[] for _ in ids]
-    for k, i in enumerate(owner):
-        role = roles[i][len(turn_languages[i])]
-        turn_languages[i].append(per_turn[k].language)
-        if per_turn[k].contradicts(labels[i]) and role not in mismatched[i]:
-            mismatched[i].append(role)
-    flags = [bool(mismatched[i]) or per_row[i].contradicts(labels[i]) for i in range(len(ids))]
-    return pa.table(
-        {
-            "id": ids,
-            "language": labels,
-            "detected_language": [d.language for d in per_row],
-            "language_confidence": [d.confidence for d in per_row],
-            "turn_roles": roles,
-            "turn_languages": turn_languages,
-            "mismatched_roles": mismatched,
-            "language_mismatch": flags,
-            "content_hash": hashes,
-            "langid_config": [identifier.config] * len(ids),
-        },
-        schema=LANGID_SCHEMA,
+    turn_texts, turn_distinct = identifier.texts_to_detect(texts)
+    row_texts, row_distinct = identifier.texts_to_detect(whole)
+    return _PreparedBatch(
+        ids=ids,
+        labels=rows.column("language").to_pylist(),
+        hashes=hashes,
+        roles=[[t["role"] for t in row_turns or []] for row_turns in turns],
+        owner=owner,
+        turn_texts=turn_texts,
+        row_texts=row_texts,
+        distinct=list(dict.fromkeys([*turn_distinct, *row_distinct])),
+        config=identifier.config,
     )
+
+
+def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
+    """One batch's verdicts, start to end (``check_languages`` overlaps the steps)."""
+    prepared = _prepare_batch(rows, identifier)
+    return prepared.verdicts(identifier.detect_distinct(prepared.distinct))
 
 
 if __name__ == "__main__":

@@ -155,16 +155,16 @@ def test_a_build_that_dies_mid_check_resumes_from_its_stored_batches(
         write_alpaca(tmp_path / "day2.json", [*ENGLISH, ITALIAN_ANSWER]), lake, source, run_id="r2"
     )
     monkeypatch.setattr(langid, "BATCH_ROWS", 2)  # the model reads it at each build
-    real_check = langid._check_batch
+    real_prepare = langid._prepare_batch
     batches: list[int] = []
 
     def dies_at_the_second_batch(rows, identifier):  # noqa: ANN001, ANN202
         batches.append(rows.num_rows)
         if len(batches) == 2:
             raise RuntimeError("the machine went away")
-        return real_check(rows, identifier)
+        return real_prepare(rows, identifier)
 
-    monkeypatch.setattr(langid, "_check_batch", dies_at_the_second_batch)
+    monkeypatch.setattr(langid, "_prepare_batch", dies_at_the_second_batch)
     with pytest.raises(DbtError, match="the machine went away"):
         run_dbt(BUILD, settings)
     stored = list((lake.cache / "langid").glob("batch-*.parquet"))
@@ -174,7 +174,7 @@ def test_a_build_that_dies_mid_check_resumes_from_its_stored_batches(
         tables = {r[0] for r in con.execute(query).fetchall()}
     assert "int_instructions_language_checked" not in tables  # dbt stored nothing
 
-    monkeypatch.setattr(langid, "_check_batch", real_check)
+    monkeypatch.setattr(langid, "_prepare_batch", real_prepare)
     caplog.clear()
     run_dbt(BUILD, settings)
     assert checked_counts(caplog) == [2]  # the second batch only

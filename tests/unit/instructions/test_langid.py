@@ -305,3 +305,77 @@ def test_an_interrupted_batch_does_not_leave_its_answer_for_the_next(
         assert max(scores, key=scores.__getitem__) == "it"
     finally:
         worker.close()
+
+
+def _mixed_rows(n: int) -> pa.Table:
+    """``n`` English-labelled rows whose answers are in the languages of ``MIXED``."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "id": f"mixed-{i}",
+                "language": "en",
+                "turns": turns(
+                    ("user", f"Please restate this ({i}): where did the council meet?"),
+                    ("assistant", f"{MIXED[i % len(MIXED)]} ({i})"),
+                ),
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_the_pipelined_check_gives_the_verdicts_of_each_batch_checked_alone(
+    identifier: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)  # the child, as at scale
+    rows = _mixed_rows(48)
+    alone = [langid._check_batch(b, identifier) for b in rows.to_batches(max_chunksize=10)]
+    pipelined = check_languages(rows, identifier, batch_rows=10)
+    assert pipelined.equals(pa.concat_tables(alone))
+    assert 0 < sum(pipelined.column("language_mismatch").to_pylist()) < 48
+
+
+def test_the_next_batch_is_prepared_while_lingua_detects_this_one(
+    identifier: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)
+    events: list[tuple[str, int]] = []
+    real_prepare, real_detect = langid._prepare_batch, LanguageIdentifier.detect_distinct
+
+    def prepare(rows, ident):  # noqa: ANN001, ANN202
+        events.append(("prepare", int(rows.column("id")[0].as_py().split("-")[1])))
+        return real_prepare(rows, ident)
+
+    def detect(self, distinct):  # noqa: ANN001, ANN202
+        batch = sum(1 for kind, _ in events if kind == "detect start")
+        events.append(("detect start", batch))
+        try:
+            return real_detect(self, distinct)
+        finally:
+            events.append(("detect end", batch))
+
+    monkeypatch.setattr(langid, "_prepare_batch", prepare)
+    monkeypatch.setattr(LanguageIdentifier, "detect_distinct", detect)
+    check_languages(_mixed_rows(30), identifier, batch_rows=10)
+    # batch 2 (rows 10-19) is read and cleaned before lingua is done with batch 1
+    assert events.index(("prepare", 10)) < events.index(("detect end", 0)), events
+    assert events.index(("prepare", 20)) < events.index(("detect end", 1)), events
+
+
+def test_a_stream_that_fails_keeps_the_batch_lingua_already_had(
+    identifier: LanguageIdentifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)
+    rows = _mixed_rows(20)
+    first, _ = rows.to_batches(max_chunksize=10)
+
+    def stream():  # noqa: ANN202
+        yield first
+        raise OSError("the warehouse went away while reading batch 2")
+
+    kept: list[pa.Table] = []
+    with pytest.raises(OSError, match="went away"):
+        check_languages(stream(), identifier, batch_rows=10, on_batch=kept.append)
+    assert langid._WORKER._proc is None  # the child ended with the failed check too
+    assert len(kept) == 1 and kept[0].equals(langid._check_batch(first, identifier))
+    langid.end_child_process()
