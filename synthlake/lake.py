@@ -422,7 +422,7 @@ def duckdb_memory_lent(con: duckdb.DuckDBPyConnection, nbytes: int) -> Iterator[
     runs, so the build's process stays near the limit's budget, and the marts beside it
     spill sooner (the check is the build's critical path there: they cost time, not the
     build's). Alone it did not lower the rehearsal's peak, which the check's own leak
-    made (fixed in ``langid._check_batch``). ``memory_limit`` is global to the database, so
+    made (fixed in ``langid._prepare_batch``). ``memory_limit`` is global to the database, so
     every connection of the build sees the lowered limit."""
     import duckdb
 

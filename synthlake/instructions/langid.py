@@ -438,11 +438,5 @@ def _prepare_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> _Pre
     )
 
 
-def _check_batch(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
-    """One batch's verdicts, start to end (``check_languages`` overlaps the steps)."""
-    prepared = _prepare_batch(rows, identifier)
-    return prepared.verdicts(identifier.detect_distinct(prepared.distinct))
-
-
 if __name__ == "__main__":
     _serve()

@@ -307,6 +307,12 @@ def test_an_interrupted_batch_does_not_leave_its_answer_for_the_next(
         worker.close()
 
 
+def _checked_alone(rows: pa.RecordBatch, identifier: LanguageIdentifier) -> pa.Table:
+    """One batch's verdicts with nothing overlapped: prepared, detected, judged in turn."""
+    prepared = langid._prepare_batch(rows, identifier)
+    return prepared.verdicts(identifier.detect_distinct(prepared.distinct))
+
+
 def _mixed_rows(n: int) -> pa.Table:
     """``n`` English-labelled rows whose answers are in the languages of ``MIXED``."""
     return pa.Table.from_pylist(
@@ -329,7 +335,7 @@ def test_the_pipelined_check_gives_the_verdicts_of_each_batch_checked_alone(
 ) -> None:
     monkeypatch.setattr(langid, "WORKER_MIN_TEXTS", 1)  # the child, as at scale
     rows = _mixed_rows(48)
-    alone = [langid._check_batch(b, identifier) for b in rows.to_batches(max_chunksize=10)]
+    alone = [_checked_alone(b, identifier) for b in rows.to_batches(max_chunksize=10)]
     pipelined = check_languages(rows, identifier, batch_rows=10)
     assert pipelined.equals(pa.concat_tables(alone))
     assert 0 < sum(pipelined.column("language_mismatch").to_pylist()) < 48
@@ -380,5 +386,5 @@ def test_a_stream_that_fails_keeps_the_batch_lingua_already_had(
     with pytest.raises(OSError, match="went away"):
         check_languages(stream(), identifier, batch_rows=10, on_batch=kept.append)
     assert langid._WORKER._proc is None  # the child ended with the failed check too
-    assert len(kept) == 1 and kept[0].equals(langid._check_batch(first, identifier))
+    assert len(kept) == 1 and kept[0].equals(_checked_alone(first, identifier))
     langid.end_child_process()
