@@ -60,6 +60,7 @@ SLOW: dict[str, str] = {
     "rehearsal_provider.py": "a server, not a benchmark (used by bench.rehearsal)",
     "translate_read.py": "reads a built seed-scale lake (--warehouse, e.g. a kept rehearsal's)",
     "langid_floor.py": "reads a built seed-scale lake (--warehouse, e.g. a kept rehearsal's)",
+    "warehouse_checkpoint.py": "reads a lake built from scratch (--lake, e.g. a growth run's)",
 }
 
 
