@@ -1583,7 +1583,7 @@ def _size(path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    parser.add_argument("--size", choices=sorted(SIZES), help="default: small")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--rows", type=int, help="instruction rows (overrides --size)")
@@ -1591,19 +1591,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--increment-day", type=int, help="then add this day's increment")
     parser.add_argument("--changed-share", type=float, default=0.01)
     args = parser.parse_args(argv)
-    rows, days = SIZES[args.size]
+    size = args.size or "small"
+    rows, days = SIZES[size]
     rows, days = args.rows or rows, args.days or days
+    # --rows/--days without --size: every article of a day, not the smoke size's tenth (a
+    # 10-day run once got 498 articles in all)
+    news_share = NEWS_SHARE.get(size, 1.0) if args.size or not (args.rows or args.days) else 1.0
     started = time.perf_counter()
     inputs = generate(
         args.out,
         instruction_rows=rows,
         news_days=days,
         seed=args.seed,
-        news_share=NEWS_SHARE.get(args.size, 1.0),
+        news_share=news_share,
     )
     took = time.perf_counter() - started
     hf_mb, news_mb = _size(inputs.instructions_dir) / 1e6, _size(inputs.news_dir) / 1e6
-    print(f"generated {args.size} inputs in {args.out} in {took:.1f} s (seed {args.seed})")
+    print(f"generated {size} inputs in {args.out} in {took:.1f} s (seed {args.seed})")
     print(f"  instructions: {inputs.instruction_rows:,} rows, {hf_mb:.1f} MB of Parquet")
     print(f"  news: {inputs.news_days} days, {inputs.news_articles:,} articles, {news_mb:.1f} MB")
     print(f"  rows/s: {inputs.instruction_rows / took:,.0f} (everything included)")

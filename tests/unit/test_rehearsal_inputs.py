@@ -225,3 +225,14 @@ def test_the_increment_leaves_earlier_files_byte_identical(tmp_path: Path) -> No
 
     again = generate_increment(tmp_path / "inc", after, day=3, changed_share=0.01)
     assert again.expected == after.expected  # the same day twice adds nothing
+
+
+def test_days_asked_without_a_size_get_every_article_of_a_day(tmp_path: Path) -> None:
+    # the smoke size keeps a tenth of the news; --days alone must not inherit that
+    _inputs.main(["--out", str(tmp_path / "whole"), "--rows", "200", "--days", "1"])
+    _inputs.main(["--out", str(tmp_path / "smoke"), "--size", "small", "--rows", "200"])
+    whole, smoke = (
+        json.loads((tmp_path / name / "inputs.json").read_text())["expected"]["news_articles"]
+        for name in ("whole", "smoke")
+    )
+    assert whole > 5 * smoke > 0
