@@ -1607,7 +1607,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     took = time.perf_counter() - started
     hf_mb, news_mb = _size(inputs.instructions_dir) / 1e6, _size(inputs.news_dir) / 1e6
-    print(f"generated {size} inputs in {args.out} in {took:.1f} s (seed {args.seed})")
+    label = args.size or ("custom" if args.rows or args.days else "small")
+    print(f"generated {label} inputs in {args.out} in {took:.1f} s (seed {args.seed})")
     print(f"  instructions: {inputs.instruction_rows:,} rows, {hf_mb:.1f} MB of Parquet")
     print(f"  news: {inputs.news_days} days, {inputs.news_articles:,} articles, {news_mb:.1f} MB")
     print(f"  rows/s: {inputs.instruction_rows / took:,.0f} (everything included)")
