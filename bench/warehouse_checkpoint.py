@@ -53,21 +53,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lake", type=Path, required=True, help="a lake built from scratch")
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (the build's)")
-    parser.add_argument("--memory-limit", default="3GB", help="as the build sets it")
+    parser.add_argument(
+        "--memory-limit", default="auto", help="DuckDB's, as the build sets it (auto: its default)"
+    )
     args = parser.parse_args(argv)
 
     import duckdb
 
-    sql = (args.lake / COMPILED).read_text()
+    from synthlake.lake import duckdb_memory_limit
+
+    compiled = args.lake / COMPILED
+    if not compiled.is_file():
+        raise SystemExit(f"{compiled} is missing: build that lake first (synthlake run)")
+    sql = compiled.read_text()
     if not sql.lstrip().lower().startswith("create"):
         raise SystemExit(
-            f"{args.lake / COMPILED} inserts into an existing table (an incremental build): "
+            f"{compiled} inserts into an existing table (an incremental build): "
             "build that lake from scratch first"
         )
     with tempfile.TemporaryDirectory(prefix="synthlake-checkpoint-") as tmp:
         path = Path(tmp) / "warehouse.duckdb"
         con = duckdb.connect(
-            str(path), config={"threads": args.threads, "memory_limit": args.memory_limit}
+            str(path),
+            config={
+                "threads": args.threads,
+                "memory_limit": duckdb_memory_limit(args.memory_limit),
+            },
         )
         started = time.perf_counter()
         con.execute(sql)

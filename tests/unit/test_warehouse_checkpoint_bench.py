@@ -47,3 +47,8 @@ def test_a_lake_built_incrementally_is_refused_with_the_file_named(tmp_path: Pat
     lake = _lake_with('insert into "warehouse"."main"."stg_hf__instructions" select 1', tmp_path)
     with pytest.raises(SystemExit, match="stg_hf__instructions.sql inserts into an existing"):
         bench.main(["--lake", str(lake)])
+
+
+def test_a_lake_never_built_is_refused_with_the_file_named(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="stg_hf__instructions.sql is missing"):
+        bench.main(["--lake", str(tmp_path)])
